@@ -1,0 +1,1 @@
+"""hnn.systems"""
