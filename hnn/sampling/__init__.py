@@ -1,1 +1,14 @@
-"""hnn.sampling"""
+"""hnn.sampling: HMC-family samplers, diagnostics and canonical-ensemble sampling.
+
+- ``HMC``, ``NUTS``: batched chains on one tensor (chains first), adaptive warmup, Gaussian or
+  relativistic kinetic energy; ``sampler.sample(initial, num_samples, num_warmup, generator)``.
+- ``ParallelTempering``: replica exchange over a temperature ladder for multimodal targets.
+- ``ess``, ``rhat``, ``mcse_mean``: rank-normalised diagnostics (Vehtari et al. 2021).
+- ``sample_canonical``: states drawn from exp(−H/T) of a Hamiltonian.
+"""
+from hnn.sampling.diagnostics import ess, ess_tail, mcse_mean, rhat
+from hnn.sampling.hmc import HMC
+from hnn.sampling.nuts import NUTS
+from hnn.sampling.result import SamplingResult
+
+__all__ = ["HMC", "NUTS", "SamplingResult", "ess", "ess_tail", "mcse_mean", "rhat"]

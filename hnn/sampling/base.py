@@ -1,0 +1,323 @@
+"""Shared machinery of the HMC-family samplers: input checks, the potential with its cached
+gradient, kinetic energy set-up, the warmup loop and result assembly.
+
+Target density π(x) ∝ exp(−U(x)); Hamiltonian H(x, p) = U(x) + K(p).  The leapfrog is
+``hnn.integrators.splitting.leapfrog_step`` with force ∂U/∂x and velocity ∇K(p); the gradient at
+the current state is cached across iterations so a trajectory of L steps costs L gradients.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+from torch import Tensor
+
+from hnn.integrators.splitting import leapfrog_step
+from hnn.sampling.adaptation import DualAveraging, PooledCovariance, WarmupSchedule
+from hnn.sampling.kinetic import MASS_STRUCTURES, GaussianKinetic, RelativisticKinetic, check_mass_matrix
+from hnn.sampling.result import SamplingResult
+
+EnergyFn = Callable[[Tensor], Tensor]
+KINETIC_KINDS = ("gaussian", "relativistic")
+LOG_08 = math.log(0.8)
+
+
+class Potential:
+    """U(x) and ∂U/∂x on flattened states (batch, D), evaluated together in one autograd call.
+
+    ``force(q)`` returns ∂U/∂q and keeps U(q) in ``last_value`` (what ``leapfrog_step`` needs as
+    force_fn).  Gradients are taken with respect to x only (parameters of a learned energy get no
+    ``.grad``).  ``calls`` counts batched gradient evaluations.
+    """
+
+    def __init__(self, energy: EnergyFn, state_shape: tuple[int, ...], gradient: EnergyFn | None = None,
+                 scale: Tensor | None = None) -> None:
+        self.energy = energy
+        self.gradient = gradient
+        self.state_shape = state_shape
+        self.scale = scale  # per-row multiplier of U (inverse temperatures), shape (batch, 1) or None
+        self.calls = 0
+        self.last_value: Tensor | None = None
+        self.last_raw_value: Tensor | None = None
+
+    def raw(self, q: Tensor) -> tuple[Tensor, Tensor]:
+        """(U(q), ∂U/∂q) without temperature scaling."""
+        self.calls += 1
+        x = q.reshape(q.shape[0], *self.state_shape)
+        if self.gradient is not None:
+            value = self.energy(x).detach()
+            grad = self.gradient(x).detach()
+        else:
+            with torch.enable_grad():
+                x = x.detach().requires_grad_(True)
+                out = self.energy(x)
+                (grad,) = torch.autograd.grad(out.sum(), x)
+            value = out.detach()
+        return value.reshape(q.shape[0]), grad.reshape(q.shape)
+
+    def __call__(self, q: Tensor) -> tuple[Tensor, Tensor]:
+        value, grad = self.raw(q)
+        self.last_raw_value = value
+        if self.scale is not None:
+            value, grad = value * self.scale[:, 0], grad * self.scale
+        return value, grad
+
+    def force(self, q: Tensor) -> Tensor:
+        value, grad = self(q)
+        self.last_value = value
+        return grad
+
+
+@dataclass
+class ChainState:
+    """Per-chain position (batch, D), potential energy (batch,) and cached force ∂U/∂q (batch, D)."""
+
+    q: Tensor
+    potential: Tensor
+    force: Tensor
+
+
+def _check_positive(name: str, value: float) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+
+
+def _check_int(name: str, value: int, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+
+
+class MCMCSampler:
+    """Base class: subclasses implement ``_transition(state, step_size, generator)``."""
+
+    name = "MCMC"
+
+    def __init__(
+        self,
+        energy: EnergyFn,
+        *,
+        step_size: float | None = None,
+        mass: str | Tensor = "identity",
+        kinetic: str = "gaussian",
+        speed_of_light: float = 1.0,
+        target_accept: float = 0.8,
+        adapt_step_size: bool = True,
+        adapt_mass: bool | None = None,
+        gradient: EnergyFn | None = None,
+        max_energy_error: float = 1000.0,
+        init_buffer: int = 75,
+        term_buffer: int = 50,
+        base_window: int = 25,
+    ) -> None:
+        if not callable(energy):
+            raise TypeError(f"energy must be a callable x -> energy per chain, got {type(energy).__name__}")
+        if gradient is not None and not callable(gradient):
+            raise TypeError(f"gradient must be a callable x -> dU/dx or None, got {type(gradient).__name__}")
+        if step_size is not None:
+            _check_positive("step_size", step_size)
+        if isinstance(target_accept, bool) or not isinstance(target_accept, (int, float)) or not 0.0 < target_accept < 1.0:
+            raise ValueError(f"target_accept must lie in the open interval (0, 1), got {target_accept!r}")
+        if isinstance(mass, str) and mass not in MASS_STRUCTURES:
+            raise ValueError(f"unknown mass {mass!r}; choose one of {list(MASS_STRUCTURES)} or pass a tensor M")
+        if not isinstance(mass, (str, Tensor)):
+            raise TypeError(f"mass must be one of {list(MASS_STRUCTURES)} or a tensor, got {type(mass).__name__}")
+        if kinetic not in KINETIC_KINDS:
+            raise ValueError(f"unknown kinetic energy {kinetic!r}; choose one of {list(KINETIC_KINDS)}")
+        if kinetic == "relativistic":
+            _check_positive("speed_of_light", speed_of_light)
+        _check_positive("max_energy_error", max_energy_error)
+        self.energy = energy
+        self.gradient = gradient
+        self.step_size = step_size
+        self.mass = mass
+        self.kinetic_kind = kinetic
+        self.speed_of_light = float(speed_of_light)
+        self.target_accept = float(target_accept)
+        self.adapt_step_size = adapt_step_size
+        self.adapt_mass = (isinstance(mass, str) and mass != "identity") if adapt_mass is None else adapt_mass
+        if self.adapt_mass and not (isinstance(mass, str) and mass != "identity"):
+            raise ValueError("adapt_mass=True needs mass='diag' or mass='dense'")
+        self.max_energy_error = float(max_energy_error)
+        self.buffers = (init_buffer, term_buffer, base_window)
+
+    # ------------------------------------------------------------------ set-up
+    def _make_kinetic(self, dim: int, dtype: torch.dtype, device: torch.device) -> GaussianKinetic:
+        structure = self.mass if isinstance(self.mass, str) else ("diag" if self.mass.dim() == 1 else "dense")
+        if self.kinetic_kind == "relativistic":
+            kinetic = RelativisticKinetic(dim, structure, dtype, device, self.speed_of_light)
+        else:
+            kinetic = GaussianKinetic(dim, structure, dtype, device)
+        if isinstance(self.mass, Tensor):
+            kinetic.set_inverse_mass(check_mass_matrix(self.mass.to(device=device, dtype=dtype), dim))
+        return kinetic
+
+    def _prepare(self, initial: Tensor, potential_scale: Tensor | None = None) -> tuple[Potential, ChainState]:
+        if not isinstance(initial, Tensor):
+            raise TypeError(f"initial must be a tensor of shape (chains, *state_shape), got {type(initial).__name__}")
+        if initial.dim() < 1 or initial.shape[0] < 1:
+            raise ValueError(f"initial must have shape (chains, *state_shape) with chains >= 1, got {tuple(initial.shape)}")
+        if not initial.is_floating_point():
+            raise TypeError(f"initial must be a floating-point tensor, got dtype {initial.dtype}")
+        if not bool(torch.isfinite(initial).all()):
+            raise ValueError("initial state contains non-finite values")
+        chains = initial.shape[0]
+        state_shape = tuple(initial.shape[1:])
+        potential = Potential(self.energy, state_shape, self.gradient, potential_scale)
+        q = initial.detach().clone().reshape(chains, -1)
+        x = q.reshape(chains, *state_shape)
+        with torch.enable_grad():
+            out = self.energy(x)
+        if not isinstance(out, Tensor):
+            raise TypeError(f"energy must return a tensor, got {type(out).__name__}")
+        if tuple(out.shape) != (chains,):
+            raise ValueError(
+                f"energy must return one scalar per chain: expected shape ({chains},) for initial of shape "
+                f"{tuple(initial.shape)}, got {tuple(out.shape)}"
+            )
+        value, grad = potential(q)
+        bad = ~(torch.isfinite(value) & torch.isfinite(grad).all(-1))
+        if bool(bad.any()):
+            idx = torch.nonzero(bad).flatten().tolist()[:10]
+            raise ValueError(f"energy or its gradient is not finite at the initial state of chains {idx}")
+        return potential, ChainState(q, value, grad)
+
+    # ------------------------------------------------------------------ shared helpers
+    def _leapfrog(self, state_q: Tensor, p: Tensor, force: Tensor, h, potential: Potential, kinetic) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        q1, p1, f1 = leapfrog_step(state_q, p, h, potential.force, kinetic.velocity, force)
+        return q1, p1, f1, potential.last_value
+
+    def _find_reasonable_step_size(self, state: ChainState, step_size: float, potential: Potential, kinetic,
+                                   generator: torch.Generator | None, scale_rows: Tensor | None = None) -> float:
+        """Stan's heuristic: double/halve ε until the pooled one-step acceptance crosses 0.8."""
+        direction = 0
+        for _ in range(60):
+            p = kinetic.sample(state.q.shape[0], generator)
+            h0 = state.potential + kinetic.energy(p)
+            q1, p1, _, u1 = self._leapfrog(state.q, p, state.force, step_size, potential, kinetic)
+            delta = h0 - (u1 + kinetic.energy(p1))
+            log_accept = float(torch.logsumexp(torch.nan_to_num(delta, nan=-math.inf).clamp(max=0.0), 0) - math.log(delta.numel()))
+            new_direction = 1 if log_accept > LOG_08 else -1
+            if direction and new_direction != direction:
+                break
+            direction = new_direction
+            step_size = step_size * 2.0 if direction == 1 else step_size * 0.5
+            if step_size > 1e7 or step_size < 1e-10:
+                break
+        return step_size
+
+    def _transition(self, state: ChainState, step_size: Tensor, potential: Potential, kinetic,
+                    generator: torch.Generator | None, warmup: bool) -> tuple[ChainState, dict[str, Tensor]]:
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ main loop
+    def sample(
+        self,
+        initial: Tensor,
+        num_samples: int = 1000,
+        num_warmup: int = 1000,
+        generator: torch.Generator | None = None,
+        progress: bool = False,
+    ) -> SamplingResult:
+        """Run ``num_warmup`` adaptation iterations then draw ``num_samples`` per chain.
+
+        ``initial``: (chains, *state_shape).  Returns a ``SamplingResult`` with samples
+        (chains, num_samples, *state_shape).
+        """
+        _check_int("num_samples", num_samples, 1)
+        _check_int("num_warmup", num_warmup, 0)
+        with torch.inference_mode(False), torch.no_grad():
+            if isinstance(initial, Tensor) and initial.is_inference():
+                initial = initial.clone()
+            return self._run(initial, num_samples, num_warmup, generator, progress)
+
+    def _run(self, initial: Tensor, num_samples: int, num_warmup: int, generator, progress: bool) -> SamplingResult:
+        potential, state = self._prepare(initial)
+        chains, dim = state.q.shape
+        dtype, device = state.q.dtype, state.q.device
+        kinetic = self._make_kinetic(dim, dtype, device)
+        return self._loop(state, potential, kinetic, num_samples, num_warmup, generator, progress, initial.shape[1:])
+
+    def _initial_step_size(self, state, potential, kinetic, generator) -> float:
+        if self.step_size is not None and not self.adapt_step_size:
+            return self.step_size
+        start = self.step_size if self.step_size is not None else 1.0
+        if not self.adapt_step_size:
+            return start
+        return self._find_reasonable_step_size(state, start, potential, kinetic, generator)
+
+    def _loop(self, state: ChainState, potential: Potential, kinetic, num_samples: int, num_warmup: int,
+              generator, progress: bool, state_shape) -> SamplingResult:
+        chains, dim = state.q.shape
+        dtype, device = state.q.dtype, state.q.device
+        t_start = time.perf_counter()
+        adapt_step = self.adapt_step_size and num_warmup > 0
+        if adapt_step:
+            eps0 = self._initial_step_size(state, potential, kinetic, generator)
+        else:
+            eps0 = self.step_size if self.step_size is not None else 0.1
+        step = torch.tensor(eps0, dtype=dtype, device=device)
+        averager = DualAveraging(step, self.target_accept) if adapt_step else None
+        schedule = WarmupSchedule.build(num_warmup, self.adapt_mass and num_warmup > 0, *self.buffers)
+        estimator = PooledCovariance(dim, kinetic.structure == "dense", dtype, device) if schedule.window_ends else None
+        warmup_divergences = torch.zeros((), dtype=torch.long, device=device)
+        report_every = max(1, (num_warmup + num_samples) // 10)
+        for i in range(num_warmup):
+            state, stats = self._transition(state, step, potential, kinetic, generator, warmup=True)
+            warmup_divergences += stats["divergent"].sum()
+            if averager is not None:
+                step = averager.update(stats["accept_prob"].mean())
+            if estimator is not None and schedule.in_slow_window(i):
+                estimator.update(state.q)
+                if i in schedule.window_ends:
+                    kinetic.set_inverse_mass(estimator.regularized())
+                    estimator.reset()
+                    if averager is not None:
+                        eps = self._find_reasonable_step_size(state, float(step), potential, kinetic, generator)
+                        step = torch.tensor(eps, dtype=dtype, device=device)
+                        averager.restart(step)
+            if progress and (i + 1) % report_every == 0:
+                print(f"  [{self.name}] warmup {i + 1}/{num_warmup}, step size {float(step):.3g}", flush=True)
+        if averager is not None:
+            step = averager.final_step_size
+        warmup_calls = potential.calls
+        t_warm = time.perf_counter()
+        samples = torch.empty(chains, num_samples, dim, dtype=dtype, device=device)
+        energies = torch.empty(chains, num_samples, dtype=dtype, device=device)
+        accept = torch.empty(chains, num_samples, dtype=dtype, device=device)
+        divergent = torch.empty(chains, num_samples, dtype=torch.bool, device=device)
+        steps = torch.empty(chains, num_samples, dtype=torch.long, device=device)
+        depths = torch.empty(chains, num_samples, dtype=torch.long, device=device)
+        has_depth = False
+        for i in range(num_samples):
+            state, stats = self._transition(state, step, potential, kinetic, generator, warmup=False)
+            samples[:, i] = state.q
+            energies[:, i] = state.potential
+            accept[:, i] = stats["accept_prob"]
+            divergent[:, i] = stats["divergent"]
+            steps[:, i] = stats["num_steps"]
+            if "tree_depth" in stats:
+                depths[:, i] = stats["tree_depth"]
+                has_depth = True
+            if progress and (num_warmup + i + 1) % report_every == 0:
+                print(f"  [{self.name}] sampling {i + 1}/{num_samples}", flush=True)
+        t_end = time.perf_counter()
+        return SamplingResult(
+            samples=samples.reshape(chains, num_samples, *state_shape),
+            potential_energy=energies,
+            accept_prob=accept,
+            divergent=divergent,
+            num_steps=steps,
+            step_size=step.detach().clone(),
+            inverse_mass=None if kinetic.inverse_mass is None else kinetic.inverse_mass.clone(),
+            num_grad_evals=potential.calls * chains,
+            num_warmup_grad_evals=warmup_calls * chains,
+            warmup_divergences=int(warmup_divergences),
+            num_warmup=num_warmup,
+            warmup_seconds=t_warm - t_start,
+            sampling_seconds=t_end - t_warm,
+            sampler=self.name,
+            tree_depth=depths if has_depth else None,
+        )
