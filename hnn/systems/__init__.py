@@ -37,6 +37,7 @@ the conservative energy (it decays).
 """
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -92,8 +93,6 @@ def get(name: str, **params: Any) -> HamiltonianSystem:
         factory = _REGISTRY[name]
     except KeyError:
         raise ValueError(f"unknown system {name!r}; valid names: {', '.join(names())}") from None
-    import inspect
-
     accepted = [p for p in inspect.signature(factory).parameters if p != "self"]
     unknown = sorted(set(params) - set(accepted))
     if unknown:

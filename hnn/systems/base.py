@@ -13,7 +13,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-__all__ = ["HamiltonianSystem", "check_positive", "check_nonnegative"]
+__all__ = ["HamiltonianSystem", "check_positive", "check_nonnegative", "check_range", "sample_ring"]
 
 # Options of the float64 reference integration used where no closed-form trajectory exists.
 # dopri5 at rtol = atol = 1e-12 reaches ~1e-10 accuracy over a few periods of every system here

@@ -123,7 +123,8 @@ class NBody(HamiltonianSystem):
         """Bodies ``[n, N, 2]`` positions and velocities -> states ``[n, 4N]`` with p_i = m_i v_i."""
         masses = torch.tensor(self.masses, dtype=velocities.dtype, device=velocities.device).unsqueeze(-1)
         n = positions.shape[0]
-        return torch.cat([positions.reshape(n, -1), (velocities * masses).reshape(n, -1)], dim=-1)
+        width = 2 * self.n_bodies
+        return torch.cat([positions.reshape(n, width), (velocities * masses).reshape(n, width)], dim=-1)
 
 
 class TwoBody(NBody):
