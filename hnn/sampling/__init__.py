@@ -6,9 +6,11 @@
 - ``ess``, ``rhat``, ``mcse_mean``: rank-normalised diagnostics (Vehtari et al. 2021).
 - ``sample_canonical``: states drawn from exp(−H/T) of a Hamiltonian.
 """
+from hnn.sampling.canonical import sample_canonical
 from hnn.sampling.diagnostics import ess, ess_tail, mcse_mean, rhat
 from hnn.sampling.hmc import HMC
 from hnn.sampling.nuts import NUTS
 from hnn.sampling.result import SamplingResult
+from hnn.sampling.tempering import ParallelTempering
 
-__all__ = ["HMC", "NUTS", "SamplingResult", "ess", "ess_tail", "mcse_mean", "rhat"]
+__all__ = ["HMC", "NUTS", "ParallelTempering", "SamplingResult", "ess", "ess_tail", "mcse_mean", "rhat", "sample_canonical"]

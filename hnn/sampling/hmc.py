@@ -85,6 +85,7 @@ class HMC(MCMCSampler):
         stats = {
             "accept_prob": accept_prob,
             "divergent": divergent,
+            "accepted": accept,
             "num_steps": torch.full((chains,), num_steps, dtype=torch.long, device=device),
         }
         return new_state, stats

@@ -120,21 +120,22 @@ class NUTS(MCMCSampler):
             sub_active = active
             sub_log_weight = neg_inf.expand(chains)
             sub_q, sub_pe, sub_f = q, prop_pe, f
+            leaf_log_w = torch.empty(n_leaves, chains, dtype=dtype, device=device)
+            leaf_active = torch.empty(n_leaves, chains, dtype=torch.bool, device=device)
             for k in range(n_leaves):
                 q, p, f, pe = self._leapfrog(q, p, f, h, potential, kinetic)
                 v = kinetic.velocity(p)
-                energy = pe + kinetic.energy(p, v)
-                delta = h_initial - energy
-                ok = (delta >= -max_err) & (delta < math.inf)  # False for NaN/±inf energies
+                delta = torch.nan_to_num(h_initial - (pe + kinetic.energy(p, v)), nan=-math.inf, posinf=-math.inf)
+                ok = delta >= -max_err  # False for NaN/±inf energies and large energy errors
                 log_w = torch.where(ok, delta, neg_inf)
-                divergent = divergent | (sub_active & ~ok)
-                sum_accept = sum_accept + torch.where(sub_active, log_w.clamp(max=0.0).exp(), 0.0)
-                n_steps = n_steps + sub_active
+                leaf_log_w[k] = log_w
+                leaf_active[k] = sub_active
                 new_sub_log_weight = torch.logaddexp(sub_log_weight, log_w)
-                take = (log_u_leaf[k] < log_w - new_sub_log_weight).unsqueeze(-1)
-                sub_q = torch.where(take, q, sub_q)
-                sub_f = torch.where(take, f, sub_f)
-                sub_pe = torch.where(take.squeeze(-1), pe, sub_pe)
+                take = log_u_leaf[k] < log_w - new_sub_log_weight
+                take_col = take.unsqueeze(-1)
+                sub_q = torch.where(take_col, q, sub_q)
+                sub_f = torch.where(take_col, f, sub_f)
+                sub_pe = torch.where(take, pe, sub_pe)
                 sub_log_weight = new_sub_log_weight
                 tz = _trailing_zeros(k, d)
                 start_c[: tz + 1] = cum_p
@@ -169,7 +170,11 @@ class NUTS(MCMCSampler):
                     end_p[:1] = p
                     end_v[:1] = v
                 sub_active = sub_active & keep
-            # ---- merge the subtree into the tree
+            # ---- statistics of the steps each chain really took, then merge the subtree into the tree
+            leaf_log_w = leaf_log_w.masked_fill(~leaf_active, -math.inf)
+            sum_accept = sum_accept + leaf_log_w.clamp(max=0.0).exp().sum(0)
+            n_steps = n_steps + leaf_active.sum(0)
+            divergent = divergent | (leaf_active & (leaf_log_w == -math.inf)).any(0)
             valid = sub_active
             first_p, first_v = start_p[d], start_v[d]
             fwd_valid = (valid & fwd).unsqueeze(-1)
