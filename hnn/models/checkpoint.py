@@ -1,0 +1,199 @@
+"""Checkpoints: safe loading (``hnn.load``) and crash-safe writing (``AtomicCheckpointIO``).
+
+``load(path)`` reads a checkpoint with ``torch.load(weights_only=True)``: only tensors and plain containers are
+unpickled, so a file carrying a pickled code payload is refused instead of executed. The model class is taken
+from the checkpoint's class record and must be a LightningModule defined inside the ``hnn`` package (no other
+module is ever imported because a file says so). The model is rebuilt from its plain-type hyperparameters,
+its weights are loaded strictly, and it is returned in eval mode.
+
+Lightning writes checkpoints through fsspec's local "transaction": a temp file from ``tempfile.mkstemp()`` in
+the *system* temp folder, then ``shutil.move`` to the target. When that folder is on another filesystem than the
+run folder (common: tmpfs /tmp), the move is a copy straight into ``last.ckpt``, and a process killed during
+that copy leaves a truncated ``last.ckpt``; nothing is fsynced either. :class:`AtomicCheckpointIO` writes to a
+temp file in the checkpoint's own folder, fsyncs it, and ``os.replace``-s it over the target (atomic on POSIX
+and Windows), so a run killed at any point leaves either the old or the new checkpoint, never a torn one.
+"""
+from __future__ import annotations
+
+import importlib
+import inspect
+import os
+import pickle
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
+
+__all__ = ["load", "read_checkpoint", "resolve_model_class", "AtomicCheckpointIO", "CheckpointError"]
+
+# keys this project's checkpoints use to record the model class
+CLASS_KEY = "hnn_model_class"
+_PACKAGE_PREFIX = "hnn."
+
+
+class CheckpointError(ValueError):
+    """A file that is not a loadable hnn checkpoint (unreadable, unsafe, truncated, or of the wrong class)."""
+
+
+def _fsync_dir(folder: str) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # e.g. Windows: directories cannot be opened; os.replace is still atomic there
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
+    """``torch.save(obj, path)`` through a temp file in the same folder + fsync + ``os.replace``."""
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".ckpt")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            torch.save(obj, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    _fsync_dir(folder)
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Lightning CheckpointIO whose local saves are atomic (temp file in the same folder + ``os.replace``).
+
+    Remote URLs (``s3://``, ...) fall back to Lightning's own writer.
+    """
+
+    def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any | None = None) -> None:
+        if storage_options is not None or "://" in str(path):
+            return super().save_checkpoint(checkpoint, path, storage_options)
+        atomic_torch_save(checkpoint, path)
+
+
+def read_checkpoint(path: str | os.PathLike, map_location: Any = "cpu") -> dict[str, Any]:
+    """Read a checkpoint dict safely (``weights_only=True``); raise :class:`CheckpointError` naming the problem."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no checkpoint at {str(path)!r}")
+    if not path.is_file():
+        raise CheckpointError(f"{str(path)!r} is not a file (expected a .ckpt checkpoint file)")
+    try:
+        checkpoint = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as err:
+        text = str(err)
+        if "Weights only load failed" in text or "Unsupported global" in text or "GLOBAL" in text:
+            first = text.strip().splitlines()[0] if text.strip() else ""
+            detail = next((ln.strip() for ln in text.splitlines() if "Unsupported global" in ln), first)
+            raise CheckpointError(
+                f"refusing to load {str(path)!r}: it contains pickled objects other than tensors and plain "
+                f"containers, which could run code when unpickled ({detail}). hnn checkpoints never do; only "
+                "load files you trust with torch.load(weights_only=False)."
+            ) from None
+        raise CheckpointError(f"{str(path)!r} is not a readable checkpoint (corrupt or truncated): {text}") from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError, KeyError, AttributeError,
+            IndexError, TypeError) as err:
+        raise CheckpointError(
+            f"{str(path)!r} is not a readable checkpoint (truncated, corrupt or not a torch file): "
+            f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
+        ) from None
+    if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
+        kind = type(checkpoint).__name__
+        raise CheckpointError(f"{str(path)!r} is a torch file but not a Lightning checkpoint (a {kind} without a "
+                              "'state_dict' entry)")
+    return checkpoint
+
+
+def _class_path_of(checkpoint: dict[str, Any]) -> str | None:
+    path = checkpoint.get(CLASS_KEY)
+    if path is None:
+        path = (checkpoint.get("hyper_parameters") or {}).get("_class_path")
+    return path if isinstance(path, str) else None
+
+
+def resolve_model_class(class_path: str) -> type[pl.LightningModule]:
+    """Import ``class_path`` if (and only if) it names a LightningModule defined inside the ``hnn`` package."""
+    if not isinstance(class_path, str) or "." not in class_path or not class_path.startswith(_PACKAGE_PREFIX):
+        raise CheckpointError(f"the checkpoint names the model class {class_path!r}, which is not an hnn model "
+                              "class; hnn.load only rebuilds classes from the hnn package")
+    module_name, _, attr = class_path.rpartition(".")
+    try:
+        module = importlib.import_module(module_name)
+        cls = getattr(module, attr)
+    except (ImportError, AttributeError) as err:
+        raise CheckpointError(f"the checkpoint's model class {class_path!r} does not exist in this version of "
+                              f"hnn ({type(err).__name__}: {err})") from None
+    if not (isinstance(cls, type) and issubclass(cls, pl.LightningModule)):
+        raise CheckpointError(f"{class_path!r} is not a LightningModule class")
+    return cls
+
+
+def _init_kwargs(cls: type, hparams: dict[str, Any]) -> dict[str, Any]:
+    hparams = {k: v for k, v in hparams.items() if not k.startswith("_")}
+    sig = inspect.signature(cls.__init__)
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in sig.parameters.values()):
+        return hparams
+    return {k: v for k, v in hparams.items() if k in sig.parameters}
+
+
+def load(path: str | os.PathLike, map_location: Any = None, expected_class: type | None = None,
+         strict: bool = True) -> pl.LightningModule:
+    """Load any hnn checkpoint safely: the right model class, its weights, in eval mode.
+
+    Args:
+        path: a ``.ckpt`` written by ``scripts/train.py`` / Lightning for an hnn model.
+        map_location: where to put the tensors (default: CPU).
+        expected_class: if given, the checkpoint's class must be this class or a subclass of it.
+        strict: load the state dict strictly (missing or unexpected weights raise).
+
+    Raises:
+        FileNotFoundError: no such file.
+        CheckpointError (a ValueError): unreadable / truncated / non-checkpoint file, a pickled code payload, an
+            unknown or non-hnn class, a class other than ``expected_class``, or weights that do not fit.
+    """
+    checkpoint = read_checkpoint(path, map_location="cpu" if map_location is None else map_location)
+    class_path = _class_path_of(checkpoint)
+    if class_path is None:
+        raise CheckpointError(f"{str(path)!r} does not record which model class it holds (no {CLASS_KEY!r} entry "
+                              "and no '_class_path' hyperparameter); it was not written by an hnn model")
+    cls = resolve_model_class(class_path)
+    if expected_class is not None and not issubclass(cls, expected_class):
+        raise CheckpointError(f"{str(path)!r} holds a {cls.__name__} checkpoint, not a {expected_class.__name__}; "
+                              f"load it with hnn.load(path) or {cls.__name__}.load_from_checkpoint(path)")
+    hparams = checkpoint.get("hyper_parameters") or {}
+    if not isinstance(hparams, dict):
+        raise CheckpointError(f"{str(path)!r} has malformed hyperparameters ({type(hparams).__name__})")
+    try:
+        model = cls(**_init_kwargs(cls, hparams))
+    except (TypeError, ValueError) as err:
+        raise CheckpointError(f"cannot rebuild {cls.__name__} from the hyperparameters in {str(path)!r}: {err}") \
+            from None
+    try:
+        model.load_state_dict(checkpoint["state_dict"], strict=strict)
+    except RuntimeError as err:
+        raise CheckpointError(f"the weights in {str(path)!r} do not fit {cls.__name__}: "
+                              f"{str(err).splitlines()[0]}") from None
+    on_load = getattr(model, "on_load_checkpoint", None)
+    if callable(on_load):
+        on_load(checkpoint)
+    if isinstance(map_location, (str, torch.device)):
+        model = model.to(map_location)
+    return model.eval()
+
+
+def peek_class(path: str | os.PathLike) -> type | None:
+    """The model class recorded in a checkpoint (safely read), or None when it records none."""
+    class_path = _class_path_of(read_checkpoint(path))
+    return None if class_path is None else resolve_model_class(class_path)

@@ -1,0 +1,253 @@
+"""The training command line (LightningCLI) behind ``scripts/train.py``.
+
+``run_training(argv)`` parses a YAML config plus command-line overrides, trains, tests and returns a
+:class:`TrainingResult`. Any LightningModule / LightningDataModule can be chosen by ``class_path`` (subclass
+mode); the data module's ``dim`` is linked to the model's ``dim`` at instantiation, so configs never repeat it.
+
+Defaults added on top of Lightning's (each can be overridden):
+
+- ``trainer.accelerator: auto``, ``trainer.inference_mode: false`` (HNNs differentiate H in validation/test),
+  ``trainer.default_root_dir: runs``, ``seed_everything: 0``;
+- loggers: CSV always, plus wandb (offline unless ``WANDB_MODE`` or the user's wandb settings say otherwise;
+  never prompts) when ``trainer.logger`` is left at ``true``; ``--trainer.logger false`` turns logging off;
+- callbacks: ``ModelCheckpoint`` (best by ``val_loss`` + ``last.ckpt``) when none is configured, and
+  :class:`~hnn.models.callbacks.FiniteLossGuard` (a NaN/inf loss stops the run naming the step and the last
+  good checkpoint);
+- checkpoint writing through :class:`~hnn.models.checkpoint.AtomicCheckpointIO` (temp file + ``os.replace``).
+
+Run layout: ``<default_root_dir>/<run_name>/version_<N>/`` holds ``metrics.csv``, ``config.yaml``,
+``checkpoints/{best-*.ckpt,last.ckpt}``, ``phase_portraits/*.png`` and ``wandb/``. ``--ckpt_path last`` resumes
+from the newest ``last.ckpt`` of the same run name.
+"""
+from __future__ import annotations
+
+import configparser
+import glob
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from pytorch_lightning.callbacks import Callback, ModelCheckpoint
+from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
+from pytorch_lightning.loggers import CSVLogger, Logger
+from pytorch_lightning.plugins.io import CheckpointIO
+
+from hnn.models.callbacks import FiniteLossGuard, NonFiniteLossError, last_good_checkpoint
+from hnn.models.checkpoint import AtomicCheckpointIO
+
+__all__ = ["HNNLightningCLI", "run_training", "TrainingResult", "wandb_mode", "DEFAULT_CONFIG"]
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_CONFIG = REPO_ROOT / "configs" / "hnn_spring.yaml"
+
+TRAINER_DEFAULTS: dict[str, Any] = {
+    "accelerator": "auto",
+    "inference_mode": False,
+    "default_root_dir": "runs",
+}
+
+
+def wandb_mode() -> str:
+    """The wandb mode to use: ``WANDB_MODE`` if set, else the mode in the user's wandb settings, else offline."""
+    mode = os.environ.get("WANDB_MODE")
+    if mode:
+        return mode
+    config_dir = os.environ.get("WANDB_CONFIG_DIR") or os.path.join(
+        os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config"), "wandb")
+    settings = configparser.ConfigParser()
+    try:
+        settings.read([os.path.join(config_dir, "settings"), os.path.join("wandb", "settings")])
+        configured = settings.get("default", "mode", fallback=None)
+    except configparser.Error:
+        configured = None
+    return configured or "offline"
+
+
+def _default_loggers(root: str, run_name: str) -> list[Logger]:
+    csv = CSVLogger(save_dir=root, name=run_name)
+    loggers: list[Logger] = [csv]
+    mode = wandb_mode()
+    if mode != "disabled":
+        try:
+            import wandb  # noqa: F401
+            from pytorch_lightning.loggers import WandbLogger
+        except ImportError:  # pragma: no cover - wandb is a dependency, but stay usable without it
+            return loggers
+        os.environ.setdefault("WANDB_SILENT", "true")
+        version_dir = csv.log_dir
+        loggers.append(WandbLogger(save_dir=version_dir, project="hnn", name=f"{run_name}-{csv.version}",
+                                   offline=(mode in ("offline", "dryrun")), log_model=False))
+    return loggers
+
+
+def _find_last_checkpoint(root: str, run_name: str) -> str | None:
+    candidates = glob.glob(os.path.join(root, run_name, "version_*", "checkpoints", "last*.ckpt"))
+    candidates += glob.glob(os.path.join(root, "checkpoints", "last*.ckpt"))
+    return max(candidates, key=os.path.getmtime) if candidates else None
+
+
+class HNNLightningCLI(LightningCLI):
+    """LightningCLI with hnn's defaults (see the module docstring)."""
+
+    def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
+        parser.add_argument("--ckpt_path", type=str | None, default=None,
+                            help="checkpoint to resume from, or 'last' for the newest last.ckpt of this run name")
+        parser.add_argument("--run_name", type=str | None, default=None,
+                            help="run folder name under trainer.default_root_dir (default: <model>_<task>)")
+        parser.add_argument("--test", type=bool, default=True, help="run the test loop after training")
+        parser.add_argument("--evaluate", type=bool, default=True,
+                            help="print the energy-MSE evaluation after training (needs ground truth)")
+        parser.link_arguments("data.dim", "model.init_args.dim", apply_on="instantiate")
+
+    # ------------------------------------------------------------------ trainer
+    def _run_name(self) -> str:
+        config = self.config
+        if config.get("run_name"):
+            return str(config["run_name"])
+        model_path = str(config["model"]["class_path"]) if config.get("model") else "model"
+        name = model_path.rsplit(".", 1)[-1].lower()
+        task = (config.get("data") or {}).get("init_args", {}) or {}
+        task = task.get("task") if hasattr(task, "get") else None
+        return f"{name}_{task}" if task else name
+
+    def instantiate_trainer(self, **kwargs: Any) -> pl.Trainer:
+        trainer_config = self._get(self.config_init, "trainer", default={})
+        root = str(trainer_config.get("default_root_dir") or "runs")
+        run_name = self._run_name()
+        self.run_name, self.root_dir = run_name, root
+        logger = trainer_config.get("logger")
+        if logger is None or logger is True:
+            kwargs["logger"] = _default_loggers(root, run_name)
+        callbacks = list(trainer_config.get("callbacks") or [])
+        if not any(isinstance(c, ModelCheckpoint) for c in callbacks) and trainer_config.get("enable_checkpointing",
+                                                                                              True) is not False:
+            callbacks.append(ModelCheckpoint(monitor="val_loss", mode="min", save_top_k=1, save_last=True,
+                                             filename="best-{epoch}-{step}"))
+        if not any(isinstance(c, FiniteLossGuard) for c in callbacks):
+            callbacks.append(FiniteLossGuard())
+        kwargs["callbacks"] = callbacks
+        plugins = trainer_config.get("plugins")
+        plugins = [] if plugins is None else list(plugins) if isinstance(plugins, (list, tuple)) else [plugins]
+        if not any(isinstance(p, CheckpointIO) for p in plugins):
+            plugins.append(AtomicCheckpointIO())
+        kwargs["plugins"] = plugins
+        return super().instantiate_trainer(**kwargs)
+
+
+@dataclass
+class TrainingResult:
+    """What a training run produced (paths and figures for the summary)."""
+
+    model: pl.LightningModule
+    datamodule: pl.LightningDataModule | None
+    trainer: pl.Trainer
+    run_dir: str | None
+    last_checkpoint: str | None
+    best_checkpoint: str | None
+    plot_path: str | None
+    fit_seconds: float
+    steps: int
+    test_metrics: dict[str, float] = field(default_factory=dict)
+    config_path: str | None = None
+
+
+def _with_default_config(argv: list[str]) -> list[str]:
+    if any(a == "--config" or a.startswith("--config=") for a in argv):
+        return argv
+    if any(a in ("-h", "--help") for a in argv):
+        return argv
+    return ["--config", str(DEFAULT_CONFIG), *argv]
+
+
+class _FitTimer(Callback):
+    """Wall time of the training loop alone (first train batch start to train end)."""
+
+    def __init__(self) -> None:
+        self.start: float | None = None
+        self.end: float | None = None
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.start = time.perf_counter()
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.end = time.perf_counter()
+
+    @property
+    def seconds(self) -> float:
+        if self.start is None:
+            return 0.0
+        return (self.end or time.perf_counter()) - self.start
+
+
+def build_cli(argv: list[str] | None = None) -> HNNLightningCLI:
+    """Parse ``argv`` (default: ``sys.argv[1:]``) and instantiate model, data and trainer (no training)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    return HNNLightningCLI(
+        model_class=pl.LightningModule,
+        datamodule_class=pl.LightningDataModule,
+        subclass_mode_model=True,
+        subclass_mode_data=True,
+        trainer_defaults=TRAINER_DEFAULTS,
+        seed_everything_default=0,
+        save_config_kwargs={"overwrite": True},
+        parser_kwargs={"description": "Train a learned-dynamics model (hnn). Default config: "
+                                      f"{DEFAULT_CONFIG.relative_to(REPO_ROOT)}"},
+        args=_with_default_config(argv),
+        run=False,
+    )
+
+
+def run_training(argv: list[str] | None = None, cli: HNNLightningCLI | None = None) -> TrainingResult:
+    """Train (and test) as configured by ``argv``; see the module docstring."""
+    cli = cli or build_cli(argv)
+    trainer, model, datamodule = cli.trainer, cli.model, cli.datamodule
+    timer = _FitTimer()
+    trainer.callbacks.append(timer)
+    ckpt_path = cli.config.get("ckpt_path")
+    if ckpt_path == "last":
+        found = _find_last_checkpoint(cli.root_dir, cli.run_name)
+        if found is None:
+            print(f"--ckpt_path last: no last.ckpt under {os.path.join(cli.root_dir, cli.run_name)}; "
+                  "starting from scratch", file=sys.stderr)
+        else:
+            print(f"resuming from {found}", file=sys.stderr)
+        ckpt_path = found
+    elif ckpt_path is not None and not os.path.isfile(ckpt_path):
+        raise FileNotFoundError(f"--ckpt_path {ckpt_path!r}: no such checkpoint file")
+    if ckpt_path is not None:  # refuse a foreign or corrupt file before Lightning half-restores it
+        from hnn.models.checkpoint import peek_class
+
+        found_cls = peek_class(ckpt_path)
+        if found_cls is not None and not isinstance(model, found_cls):
+            raise ValueError(f"--ckpt_path {ckpt_path!r} holds a {found_cls.__name__} checkpoint, but the "
+                             f"configured model is a {type(model).__name__}")
+    trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
+    test_metrics: dict[str, float] = {}
+    if cli.config.get("test") and datamodule is not None and _has_loader(datamodule, "test_dataloader"):
+        results = trainer.test(model, datamodule=datamodule, verbose=False)
+        if results:
+            test_metrics = {k: float(v) for k, v in results[0].items()}
+    checkpoint = trainer.checkpoint_callback
+    last = getattr(checkpoint, "last_model_path", None) or None
+    best = getattr(checkpoint, "best_model_path", None) or None
+    run_dir = trainer.log_dir
+    config_path = os.path.join(run_dir, "config.yaml") if run_dir else None
+    return TrainingResult(
+        model=model, datamodule=datamodule, trainer=trainer, run_dir=run_dir, last_checkpoint=last,
+        best_checkpoint=best, plot_path=getattr(model, "last_plot_path", None), fit_seconds=timer.seconds,
+        steps=trainer.global_step, test_metrics=test_metrics,
+        config_path=config_path if config_path and os.path.exists(config_path) else None,
+    )
+
+
+def _has_loader(datamodule: pl.LightningDataModule, name: str) -> bool:
+    method = getattr(type(datamodule), name, None)
+    return method is not None and method is not getattr(pl.LightningDataModule, name, None)
+
+
+__all__ += ["build_cli", "NonFiniteLossError", "last_good_checkpoint"]
