@@ -1,1 +1,57 @@
-"""hnn.data"""
+"""hnn.data: dataset generators, real-data loaders, the recipe-keyed cache, and the LightningDataModules.
+
+- :class:`HamiltonianDataModule` (``hnn.data.datamodule``) — every dynamics task: the HNN paper's simulated
+  ``spring``, ``pendulum``, ``two_body``, ``three_body`` (+ ``damped_spring``, ``damped_pendulum``) and the
+  Schmidt & Lipson recordings ``real_pendulum``, ``real_spring``, ``real_double_pendulum``, ``real_coupled_springs``;
+  batches ``(x, dxdt)`` or trajectory windows ``(t, x)``, served from device memory.
+- :mod:`hnn.data.synthetic` — the paper's recipes (:data:`SIMULATION_RECIPES`) and :func:`simulate`.
+- :mod:`hnn.data.real` — :func:`load_recording` (checksums, gap handling, paper's split).
+- :mod:`hnn.data.cache` — :func:`load_or_generate` (recipe hash, manifest, atomic writes, corruption detection).
+- :class:`Toy2DDataModule` (``hnn.data.toy2d``) — 2-D toy densities for the samplers/energy models.
+
+Lightning is only imported when a DataModule is first accessed.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__all__ = [
+    "HamiltonianDataModule",
+    "DeviceBatches",
+    "available_tasks",
+    "Toy2DDataModule",
+    "SimulationRecipe",
+    "SIMULATION_RECIPES",
+    "simulate",
+    "RECORDINGS",
+    "load_recording",
+    "ChecksumMismatchError",
+    "load_or_generate",
+    "CacheCorruptionWarning",
+]
+
+_LAZY = {
+    "HamiltonianDataModule": "hnn.data.datamodule",
+    "DeviceBatches": "hnn.data.datamodule",
+    "available_tasks": "hnn.data.datamodule",
+    "Toy2DDataModule": "hnn.data.toy2d",
+    "SimulationRecipe": "hnn.data.synthetic",
+    "SIMULATION_RECIPES": "hnn.data.synthetic",
+    "simulate": "hnn.data.synthetic",
+    "RECORDINGS": "hnn.data.real",
+    "load_recording": "hnn.data.real",
+    "ChecksumMismatchError": "hnn.data.real",
+    "load_or_generate": "hnn.data.cache",
+    "CacheCorruptionWarning": "hnn.data.cache",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'hnn.data' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
