@@ -69,6 +69,8 @@ class NUTS(MCMCSampler):
         super().__init__(energy, mass=mass, target_accept=target_accept, step_size=step_size, **kwargs)
         _check_int("max_tree_depth", max_tree_depth, 1)
         self.max_tree_depth = max_tree_depth
+        # leaves between host-side "is any chain still building?" checks (1 on CPU, where a check is cheap)
+        self.check_every = 1
 
     def _transition(self, state: ChainState, step_size: Tensor, potential: Potential, kinetic, generator, warmup: bool):
         q0, force0, pe0 = state.q, state.force, state.potential
@@ -120,9 +122,11 @@ class NUTS(MCMCSampler):
             sub_active = active
             sub_log_weight = neg_inf.expand(chains)
             sub_q, sub_pe, sub_f = q, prop_pe, f
-            leaf_log_w = torch.empty(n_leaves, chains, dtype=dtype, device=device)
-            leaf_active = torch.empty(n_leaves, chains, dtype=torch.bool, device=device)
+            leaf_log_w = torch.zeros(n_leaves, chains, dtype=dtype, device=device)
+            leaf_active = torch.zeros(n_leaves, chains, dtype=torch.bool, device=device)
             for k in range(n_leaves):
+                if k > 0 and k % self.check_every == 0 and not bool(sub_active.any()):
+                    break  # every chain's subtree has ended: the rest of the batch would be pure padding
                 q, p, f, pe = self._leapfrog(q, p, f, h, potential, kinetic)
                 v = kinetic.velocity(p)
                 delta = torch.nan_to_num(h_initial - (pe + kinetic.energy(p, v)), nan=-math.inf, posinf=-math.inf)
