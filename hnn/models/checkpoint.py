@@ -94,15 +94,17 @@ def read_checkpoint(path: str | os.PathLike, map_location: Any = "cpu") -> dict[
         checkpoint = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:
         text = str(err)
-        if "Weights only load failed" in text or "Unsupported global" in text or "GLOBAL" in text:
-            first = text.strip().splitlines()[0] if text.strip() else ""
-            detail = next((ln.strip() for ln in text.splitlines() if "Unsupported global" in ln), first)
+        globals_line = next((ln.strip() for ln in text.splitlines() if "Unsupported global" in ln), None)
+        if globals_line is not None:
             raise CheckpointError(
                 f"refusing to load {str(path)!r}: it contains pickled objects other than tensors and plain "
-                f"containers, which could run code when unpickled ({detail}). hnn checkpoints never do; only "
-                "load files you trust with torch.load(weights_only=False)."
+                f"containers, which could run code when unpickled ({globals_line}). hnn checkpoints never do; only "
+                "load files you trust, with torch.load(weights_only=False)."
             ) from None
-        raise CheckpointError(f"{str(path)!r} is not a readable checkpoint (corrupt or truncated): {text}") from None
+        reason = next((ln.strip() for ln in text.splitlines()
+                       if ln.strip() and not ln.startswith(("Weights only", "Please file", "Check the"))), text)
+        raise CheckpointError(f"{str(path)!r} is not a readable checkpoint (corrupt, truncated or not a torch "
+                              f"file): {reason}") from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError, KeyError, AttributeError,
             IndexError, TypeError) as err:
         raise CheckpointError(

@@ -1,0 +1,242 @@
+"""Tests of hnn.nn and the learned-dynamics LightningModules (BaselineMLP, HNN, DissipativeHNN).
+
+Numerical checks run in float64 against autograd references or exact conservation laws; each tolerance is
+stated next to its assertion.
+"""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+import hnn
+from hnn.models import HNN, BaselineMLP, DissipativeHNN
+from hnn.nn import MLP, EnergyNet, SeparableEnergyNet
+
+ALL_MODELS = (BaselineMLP, HNN, DissipativeHNN)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """These networks are tiny: one intra-op thread is faster than two, and far faster on a loaded machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def _make(cls, dim=2, dtype=torch.float64, seed=0, **kw):
+    torch.manual_seed(seed)
+    return cls(dim=dim, hidden_dim=kw.pop("hidden_dim", 16), **kw).to(dtype)
+
+
+def _autograd_grad(fn, x):
+    """Reference ∇fn(x) by plain autograd (fn returns one scalar per row)."""
+    xg = x.detach().clone().requires_grad_(True)
+    (g,) = torch.autograd.grad(fn(xg).sum(), xg)
+    return g
+
+
+def _symplectic(g):
+    n = g.shape[-1] // 2
+    return torch.cat([g[..., n:], -g[..., :n]], dim=-1)
+
+
+# ---------------------------------------------------------------------------------------------------- hnn.nn
+def test_mlp_shapes_init_and_energy_head_has_no_bias():
+    torch.manual_seed(0)
+    mlp = MLP(3, 5, width=8, depth=3)
+    linears = [m for m in mlp.modules() if isinstance(m, torch.nn.Linear)]
+    assert [(l.in_features, l.out_features) for l in linears] == [(3, 8), (8, 8), (8, 8), (8, 5)]
+    assert isinstance(mlp.layers[1], torch.nn.Tanh)  # tanh is the default activation
+    # orthogonal init: a square weight satisfies WᵀW = I (to float32 round-off, 1e-5)
+    w = linears[1].weight.detach()
+    assert torch.allclose(w.T @ w, torch.eye(8), atol=1e-5)
+    assert all(torch.count_nonzero(l.bias) == 0 for l in linears)
+    assert mlp(torch.randn(4, 7, 3)).shape == (4, 7, 5)
+    energy = EnergyNet(4, width=8)
+    assert energy.mlp.layers[-1].bias is None
+    assert energy(torch.randn(6, 4)).shape == (6,)
+    sep = SeparableEnergyNet(4, width=8)
+    assert sep.kinetic.mlp.layers[-1].bias is None and sep.potential.mlp.layers[-1].bias is None
+
+
+def test_nn_bad_input():
+    with pytest.raises(ValueError, match="unknown activation 'swish'.*tanh"):
+        MLP(2, 2, activation="swish")
+    with pytest.raises(ValueError, match="width must be >= 1"):
+        MLP(2, 2, width=0)
+    with pytest.raises(ValueError, match="last dimension 3"):
+        MLP(3, 1)(torch.randn(2, 4))
+    with pytest.raises(ValueError, match="even state dimension"):
+        SeparableEnergyNet(3)
+
+
+# ---------------------------------------------------------------------------------------------------- fields
+def test_hnn_field_is_symplectic_gradient_of_its_hamiltonian():
+    model = _make(HNN, dim=4)
+    x = torch.randn(32, 4, dtype=torch.float64)
+    expected = _symplectic(_autograd_grad(model.hamiltonian, x))
+    # same autograd computation in float64: agreement to round-off (1e-12 relative to O(1) values)
+    assert torch.allclose(model.vector_field(x), expected, rtol=0, atol=1e-12)
+    assert model.hamiltonian(x).shape == (32,)
+
+
+def test_separable_hnn_structure_and_closed_form_partials():
+    model = _make(HNN, dim=4, separable=True)
+    assert model.separable is True
+    x = torch.randn(16, 4, dtype=torch.float64)
+    q, p = x[:, :2], x[:, 2:]
+    grad = _autograd_grad(model.hamiltonian, x)
+    # dH_dq / dH_dp are the q and p halves of ∇H (float64 round-off, 1e-12)
+    assert torch.allclose(model.dH_dq(q), grad[:, :2], atol=1e-12)
+    assert torch.allclose(model.dH_dp(p), grad[:, 2:], atol=1e-12)
+    # separability: ∂H/∂q does not change when p changes (exactly, by construction)
+    x2 = torch.cat([q, torch.randn_like(p)], dim=-1)
+    assert torch.equal(_autograd_grad(model.hamiltonian, x2)[:, :2], grad[:, :2])
+    assert torch.allclose(model.vector_field(x), _symplectic(grad), atol=1e-12)
+    with pytest.raises(ValueError, match="separable=True"):
+        _make(HNN, dim=4).dH_dq(q)
+
+
+def test_dissipative_field_is_symplectic_gradient_minus_dissipation_gradient():
+    model = _make(DissipativeHNN, dim=2)
+    assert model.dissipative is True and model.separable is False
+    x = torch.randn(32, 2, dtype=torch.float64)
+    expected = _symplectic(_autograd_grad(model.hamiltonian, x)) - _autograd_grad(model.dissipation, x)
+    assert torch.allclose(model.vector_field(x), expected, atol=1e-12)
+    # a dissipative model is never handed to a symplectic integrator
+    with pytest.raises(ValueError, match="separable"):
+        model.rollout(x[:2], torch.linspace(0, 1, 3), method="leapfrog")
+
+
+@pytest.mark.parametrize("cls", ALL_MODELS)
+def test_no_grad_and_inference_mode_match_grad_mode_and_keep_no_graph(cls):
+    model = _make(cls)
+    x = torch.randn(8, 2, dtype=torch.float64)
+    t = torch.linspace(0, 1, 6, dtype=torch.float64)
+    ref_field, ref_roll = model.vector_field(x).detach(), model.rollout(x, t).detach()
+    with torch.no_grad():
+        field, roll = model.vector_field(x), model.rollout(x, t)
+    assert not field.requires_grad and not roll.requires_grad
+    assert torch.equal(field, ref_field) and torch.equal(roll, ref_roll)
+    with torch.inference_mode():
+        field, roll = model.vector_field(x), model.rollout(x, t)
+    assert torch.equal(field, ref_field) and torch.equal(roll, ref_roll)
+
+
+@pytest.mark.parametrize("cls", ALL_MODELS)
+def test_rollout_is_hnn_integrate_and_float32_works(cls):
+    model = _make(cls, dtype=torch.float32)
+    x = torch.randn(5, 2)
+    t = torch.linspace(0, 2, 9)
+    out = model.rollout(x, t, method="rk4", dt=0.05)
+    assert out.shape == (9, 5, 2) and out.dtype == torch.float32
+    assert torch.equal(out, hnn.integrate(model, x, t, method="rk4", dt=0.05))
+    assert torch.equal(out[0], x)
+
+
+def test_hnn_conserves_its_own_hamiltonian_along_its_flow():
+    """Any HNN, trained or not, has dH_θ/dt = ∇H·J∇H = 0: an accurate rollout keeps H_θ constant.
+
+    dopri5 at rtol = atol = 1e-11 in float64 over t ∈ [0, 5]: the global error stays ~1e-9, so |ΔH| ≤ 1e-8.
+    A baseline MLP (no structure) drifts by orders of magnitude more — the check can fail.
+    """
+    model = _make(HNN, dim=4, hidden_dim=32)
+    x0 = torch.randn(6, 4, dtype=torch.float64)
+    t = torch.linspace(0, 5, 21, dtype=torch.float64)
+    with torch.no_grad():
+        traj = model.rollout(x0, t, method="torchdiffeq:dopri5", rtol=1e-11, atol=1e-11)
+        energy = model.hamiltonian(traj)
+    assert (energy - energy[0]).abs().max() < 1e-8
+
+
+def test_separable_hnn_with_leapfrog_has_bounded_energy_error():
+    """Leapfrog on a separable learned H: the energy error oscillates at O(h²) without secular drift.
+
+    Max |ΔH| over the last tenth of 2000 steps ≤ 1.5 × the max over the first tenth (bounded), and ≤ 1e-3.
+    RK4 on the same H is not symplectic; we only require leapfrog's bound here.
+    """
+    model = _make(HNN, dim=2, separable=True, hidden_dim=16)
+    x0 = torch.tensor([[0.8, 0.1], [-0.3, 0.6]], dtype=torch.float64)
+    t = torch.linspace(0, 100, 2001, dtype=torch.float64)
+    with torch.no_grad():
+        traj = model.rollout(x0, t, method="leapfrog")
+        err = (model.hamiltonian(traj) - model.hamiltonian(x0)).abs()
+    first, last = err[1:200].max(), err[-200:].max()
+    assert last <= 1.5 * first + 1e-12
+    assert err.max() < 1e-3
+
+
+# ---------------------------------------------------------------------------------------------------- training
+@pytest.mark.parametrize("cls", ALL_MODELS)
+def test_every_parameter_gets_a_gradient(cls):
+    """No unused parameters (DDP's check): the loss reaches every weight, including through ∇H."""
+    model = _make(cls)
+    x, dxdt = torch.randn(16, 2, dtype=torch.float64), torch.randn(16, 2, dtype=torch.float64)
+    model.derivative_loss(x, dxdt).backward()
+    for name, p in model.named_parameters():
+        assert p.grad is not None and torch.count_nonzero(p.grad) > 0, name
+
+
+def test_rollout_loss_is_differentiable_and_matches_manual_rollout():
+    model = _make(HNN, train_on="rollout", integrator="rk4")
+    t = torch.linspace(0, 0.3, 4, dtype=torch.float64)
+    x = torch.randn(5, 4, 2, dtype=torch.float64)
+    loss = model.rollout_loss(t, x)
+    manual = torch.mean((hnn.integrate(model, x[:, 0], t, method="rk4")[1:].transpose(0, 1) - x[:, 1:]) ** 2)
+    assert torch.allclose(loss, manual, atol=1e-14)
+    loss.backward()
+    assert all(p.grad is not None for p in model.parameters())
+
+
+def test_hnn_learns_the_oscillator_from_derivatives():
+    """A small HNN fits ẋ = J∇(q² + p²) from 256 exact samples (float64, 400 Adam steps, lr 1e-2).
+
+    Untrained, the field error is O(1) (mean ẋ² = 4·E[q²+p²] ≈ 2.7); after training the test MSE must be below
+    1e-3, i.e. > 3 orders of magnitude better — a broken gradient path or a sign error in J fails this.
+    """
+    torch.manual_seed(1)
+    model = HNN(dim=2, hidden_dim=32, lr=1e-2).double()
+    x = (torch.rand(256, 2, dtype=torch.float64) * 2 - 1) * 1.2
+    target = lambda s: torch.stack([2 * s[:, 1], -2 * s[:, 0]], dim=-1)  # J∇H for H = q² + p²
+    opt = model.configure_optimizers()
+    for _ in range(400):
+        opt.zero_grad()
+        model.derivative_loss(x, target(x)).backward()
+        opt.step()
+    x_test = (torch.rand(256, 2, dtype=torch.float64) * 2 - 1)
+    with torch.no_grad():
+        mse = torch.mean((model.vector_field(x_test) - target(x_test)) ** 2)
+    assert mse < 1e-3
+
+
+# ---------------------------------------------------------------------------------------------------- bad input
+def test_model_bad_input_messages():
+    with pytest.raises(ValueError, match="even dim"):
+        HNN(dim=3)
+    with pytest.raises(ValueError, match="unknown integrator 'rk5'.*rk4"):
+        HNN(dim=2, integrator="rk5")
+    with pytest.raises(ValueError, match="unknown train_on 'steps'.*derivatives"):
+        BaselineMLP(dim=2, train_on="steps")
+    with pytest.raises(ValueError, match="lr must be"):
+        HNN(dim=2, lr=-1.0)
+    with pytest.raises(ValueError, match="dim .* must be a positive int"):
+        HNN(dim=0)
+    model = _make(HNN, dim=2)
+    with pytest.raises(ValueError, match="built for state dimension 2.*shape \\(3, 4\\)"):
+        model.vector_field(torch.randn(3, 4, dtype=torch.float64))
+    with pytest.raises(ValueError, match="state-dimension mismatch"):
+        model.training_step((torch.randn(3, 4), torch.randn(3, 4)), 0)
+    with pytest.raises(ValueError, match="mode to 'windows'"):
+        _make(HNN, train_on="rollout").training_step((torch.randn(3, 2), torch.randn(3, 2)), 0)
+
+
+def test_models_are_exported_and_energy_model_is_lazy():
+    import hnn.models as models
+
+    assert {"BaselineMLP", "HNN", "DissipativeHNN", "EnergyModel"} <= set(models.__all__)
+    with pytest.raises(AttributeError):
+        models.NotAModel  # noqa: B018
+    assert math.isfinite(float(_make(HNN).hamiltonian(torch.zeros(1, 2, dtype=torch.float64)).detach()))
