@@ -32,6 +32,8 @@ from __future__ import annotations
 
 import math
 import os
+import sys
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -173,6 +175,7 @@ class HamiltonianDataModule(pl.LightningDataModule):
             cuts Lightning's per-epoch overhead (validation, checkpointing) for full-batch training on tiny data.
         shuffle: shuffle the train split each pass (mini-batch mode only; a full batch needs no order).
         n_trajectories: override the recipe's number of trajectories (simulated tasks; ``None`` = the paper's).
+        verbose: print a line to stderr when a dataset is generated (and per chunk for the long three-body run).
 
     After construction: ``dim`` (state dimension), ``system`` (ground truth ``hnn.systems`` object; for
     ``real_pendulum`` the paper's analysis Hamiltonian H = 2.4(1 − cos q) + p²; ``None`` for the other recordings),
@@ -193,6 +196,7 @@ class HamiltonianDataModule(pl.LightningDataModule):
         passes_per_epoch: int = 1,
         shuffle: bool = True,
         n_trajectories: int | None = None,
+        verbose: bool = True,
     ) -> None:
         super().__init__()
         valid = available_tasks()
@@ -215,6 +219,8 @@ class HamiltonianDataModule(pl.LightningDataModule):
         _check_int("passes_per_epoch", passes_per_epoch, 1)
         if not isinstance(shuffle, bool):
             raise TypeError(f"shuffle must be a bool, got {type(shuffle).__name__}")
+        if not isinstance(verbose, bool):
+            raise TypeError(f"verbose must be a bool, got {type(verbose).__name__}")
         self.save_hyperparameters()
 
         self.task = task
@@ -228,6 +234,7 @@ class HamiltonianDataModule(pl.LightningDataModule):
         self.dtype = DTYPES[dtype]
         self.passes_per_epoch = passes_per_epoch
         self.shuffle = shuffle
+        self.verbose = verbose
 
         self.recipe: SimulationRecipe | None = None
         self.recording = RECORDINGS.get(task)
@@ -257,14 +264,21 @@ class HamiltonianDataModule(pl.LightningDataModule):
     def _simulation_fingerprint(self) -> dict[str, Any]:
         return recipe_fingerprint(self.recipe, self.seed, self.system)
 
+    def _say(self, message: str) -> None:
+        if self.verbose:
+            print(f"hnn.data: {message}", file=sys.stderr, flush=True)
+
     def _load_simulation(self) -> CacheResult:
-        return load_or_generate(
-            self.task,
-            self._simulation_fingerprint(),
-            lambda: simulate(self.recipe, self.seed, self.system),
-            self.cache_dir,
-            seed=self.seed,
-        )
+        def generate() -> dict[str, Tensor]:
+            recipe = self.recipe
+            self._say(f"generating {self.task!r}: {recipe.n_trajectories} trajectories x {recipe.n_points} points, "
+                      f"seed {self.seed}" + (f" -> {self.cache_dir}" if self.cache_dir else " (cache disabled)"))
+            start = time.perf_counter()
+            data = simulate(recipe, self.seed, self.system, progress=self._say)
+            self._say(f"generated {self.task!r} in {time.perf_counter() - start:.1f} s")
+            return data
+
+        return load_or_generate(self.task, self._simulation_fingerprint(), generate, self.cache_dir, seed=self.seed)
 
     def prepare_data(self) -> None:
         """Generate and cache the simulated dataset (once per node; Lightning calls this on local rank 0)."""
