@@ -7,7 +7,8 @@
 
 Both are θ-methods: with z(x') = x + c (x' − x), c = 1/2 or 1, solve r(x') = x' − x − h f(t + c h, z) = 0 by
 Newton, δ = (I − c h ∂f/∂x(z))⁻¹ r, until |δ|_∞ ≤ tol (1 + |x'|_∞) for every batch element; otherwise
-:class:`ConvergenceError` names the time and how many elements failed. ∂f/∂x is taken by autograd.
+:class:`ConvergenceError` names the time and how many elements failed. ∂f/∂x is taken by autograd and reused
+between iterations while they contract by 10× or better (simplified Newton), refreshed otherwise.
 
 Gradients (training through a rollout) use the implicit-function theorem: Newton runs without a graph, then one
 Newton step from the converged (detached) solution is taken with the graph on, which gives exactly
@@ -69,8 +70,13 @@ def step(
     tol: float | None = None,
     max_iters: int = 50,
     differentiable: bool | None = None,
+    cache: dict | None = None,
 ) -> Tensor:
-    """One implicit step (see module docstring). Raises ConvergenceError when Newton fails for any element."""
+    """One implicit step (see module docstring). Raises ConvergenceError when Newton fails for any element.
+
+    ``cache``: a dict kept across steps by the caller; the Newton matrix is then reused from step to step while the
+    iteration keeps contracting (the solution does not depend on which matrix Newton uses, only the speed does).
+    """
     c = _EVALUATION_POINT[method]
     tol = default_tolerance(x.dtype) if tol is None else tol
     differentiable = torch.is_grad_enabled() if differentiable is None else differentiable
@@ -79,17 +85,35 @@ def step(
     with torch.no_grad():
         y = x0 + h * field(t, x0)  # explicit Euler predictor
     converged = None
-    jac = None
+    matrix = None
+    if cache is not None:
+        cached = cache.get("matrix")
+        # A matrix made for a slightly different h is still a good Newton matrix (the solution is unaffected).
+        if cached is not None and cached.shape[:-1] == x.shape and abs(cache["h"] - h) <= 1e-3 * abs(h):
+            matrix = cached
+    previous_err = None
     for _ in range(max_iters):
         z = x0 + c * (y - x0)
-        fz, jac = field_and_jacobian(field, t + c * h, z)
+        if matrix is None:
+            fz, jac = field_and_jacobian(field, t + c * h, z)
+            matrix = eye - (c * h) * jac
+            if cache is not None:
+                cache["matrix"], cache["h"] = matrix, h
+        else:
+            with torch.no_grad():
+                fz = field(t + c * h, z)
         residual = y - x0 - h * fz
-        delta = torch.linalg.solve(eye - (c * h) * jac, residual.unsqueeze(-1)).squeeze(-1)
+        delta = _solve(matrix, residual)
         y = y - delta
         err = delta.abs().amax(dim=-1)
         converged = err <= tol * (1.0 + y.abs().amax(dim=-1))
         if bool(converged.all()):
             break
+        # Simplified Newton: keep the Jacobian while the iteration contracts fast (ratio ≤ 0.1), else refresh it.
+        worst = err.max()
+        if previous_err is not None and bool(worst > 0.1 * previous_err):
+            matrix = None
+        previous_err = worst
     else:
         failed = int((~converged).sum()) if converged is not None else x.shape[0]
         total = converged.numel() if converged is not None else 1
@@ -99,11 +123,19 @@ def step(
         )
     if not differentiable:
         return y
-    # One Newton step with the graph on, from the converged solution: exact implicit-function-theorem gradients.
+    # One Newton step with the graph on, from the converged solution, with the Jacobian at the solution: exact
+    # implicit-function-theorem gradients.
+    _, jac = field_and_jacobian(field, t + c * h, x0 + c * (y - x0))
     z = x + c * (y - x)
     residual = y - x - h * field(t + c * h, z)
-    correction = torch.linalg.solve(eye - (c * h) * jac, residual.unsqueeze(-1)).squeeze(-1)
-    return y - correction
+    return y - _solve(eye - (c * h) * jac, residual)
+
+
+def _solve(matrix: Tensor, rhs: Tensor) -> Tensor:
+    """Batched (I − c h ∂f/∂x)⁻¹ r; a singular matrix gives non-finite entries, caught as non-convergence."""
+    solution, info = torch.linalg.solve_ex(matrix, rhs.unsqueeze(-1))
+    solution = solution.squeeze(-1)
+    return torch.where((info == 0).unsqueeze(-1), solution, torch.full_like(solution, float("nan")))
 
 
 def make_stepper(name: str, dynamics: Dynamics, tol: float | None = None, max_iters: int = 50, **options: object):
@@ -114,7 +146,9 @@ def make_stepper(name: str, dynamics: Dynamics, tol: float | None = None, max_it
     if tol is not None and not tol > 0:
         raise ValueError(f"tol must be > 0, got {tol}")
 
+    cache: dict = {}
+
     def stepper(t: float, x: Tensor, h: float) -> Tensor:
-        return step(dynamics.field, t, x, h, name, tol=tol, max_iters=max_iters)
+        return step(dynamics.field, t, x, h, name, tol=tol, max_iters=max_iters, cache=cache)
 
     return stepper
