@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, value in sorted(result.test_metrics.items()):
         lines.append(f"   {name:<16} {value:.4e}")
     evaluation = None
-    if result.trainer.checkpoint_callback is not None and hasattr(model, "vector_field"):
+    if result.evaluate and hasattr(model, "vector_field"):
         try:
             evaluation = evaluate_energy(model, data)
         except (ValueError, RuntimeError) as err:
@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     if evaluation is not None:
         lines.append(f"   energy MSE       {evaluation.report.energy_mse:.4e}   ({evaluation.protocol})")
         lines.append(f"   rollout MSE      {evaluation.report.state_mse:.4e}")
-    elif hasattr(model, "vector_field"):
+    elif result.evaluate and hasattr(model, "vector_field"):
         lines.append("   energy MSE       n/a (no ground-truth energy for this data)")
     lines.append(f"   checkpoint       {result.last_checkpoint or 'none (checkpointing off)'}")
     lines.append(f"   phase portrait   {result.plot_path or 'none'}")

@@ -91,6 +91,7 @@ class DynamicsModel(pl.LightningModule):
         self._monitor: dict[str, Any] | None = None
         self._monitor_candidates: Tensor | None = None
         self.last_plot_path: str | None = None
+        self.plot_dir: str | None = None  # where phase portraits go (default: <trainer.log_dir>/phase_portraits)
 
     # ------------------------------------------------------------------ dynamics API
     def vector_field(self, x: Tensor) -> Tensor:
@@ -299,8 +300,8 @@ class DynamicsModel(pl.LightningModule):
     def _plot_phase_portrait(self, monitor: dict[str, Any], pred: Tensor) -> None:
         from hnn.models.plotting import phase_portrait  # matplotlib only when plotting
 
-        root = self.trainer.log_dir or self.trainer.default_root_dir
-        folder = os.path.join(root, "phase_portraits")
+        folder = self.plot_dir or os.path.join(self.trainer.log_dir or self.trainer.default_root_dir,
+                                               "phase_portraits")
         path = os.path.join(folder, f"epoch{self.current_epoch:05d}_step{self.global_step:07d}.png")
         energy = monitor["energy"]
         title = f"{type(self).__name__} — epoch {self.current_epoch}, step {self.global_step}"

@@ -10,13 +10,13 @@ Defaults added on top of Lightning's (each can be overridden):
   ``trainer.default_root_dir: runs``, ``seed_everything: 0``;
 - loggers: CSV always, plus wandb (offline unless ``WANDB_MODE`` or the user's wandb settings say otherwise;
   never prompts) when ``trainer.logger`` is left at ``true``; ``--trainer.logger false`` turns logging off;
-- callbacks: ``ModelCheckpoint`` (best by ``val_loss`` + ``last.ckpt``) when none is configured, and
+- callbacks: ``ModelCheckpoint`` (newest epoch + ``last.ckpt`` at every epoch end) when none is configured, and
   :class:`~hnn.models.callbacks.FiniteLossGuard` (a NaN/inf loss stops the run naming the step and the last
   good checkpoint);
 - checkpoint writing through :class:`~hnn.models.checkpoint.AtomicCheckpointIO` (temp file + ``os.replace``).
 
 Run layout: ``<default_root_dir>/<run_name>/version_<N>/`` holds ``metrics.csv``, ``config.yaml``,
-``checkpoints/{best-*.ckpt,last.ckpt}``, ``phase_portraits/*.png`` and ``wandb/``. ``--ckpt_path last`` resumes
+``checkpoints/{epoch=E-step=S.ckpt,last.ckpt}``, ``phase_portraits/*.png`` and ``wandb/``. ``--ckpt_path last`` resumes
 from the newest ``last.ckpt`` of the same run name.
 """
 from __future__ import annotations
@@ -26,6 +26,7 @@ import glob
 import os
 import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -68,8 +69,9 @@ def wandb_mode() -> str:
     return configured or "offline"
 
 
-def _default_loggers(root: str, run_name: str) -> list[Logger]:
-    csv = CSVLogger(save_dir=root, name=run_name)
+def _default_loggers(root: str, run_name: str, version: int) -> list[Logger]:
+    csv = CSVLogger(save_dir=root, name=run_name, version=version)
+    _ = csv.experiment  # create the version folder now, before wandb writes into it
     loggers: list[Logger] = [csv]
     mode = wandb_mode()
     if mode != "disabled":
@@ -79,15 +81,31 @@ def _default_loggers(root: str, run_name: str) -> list[Logger]:
         except ImportError:  # pragma: no cover - wandb is a dependency, but stay usable without it
             return loggers
         os.environ.setdefault("WANDB_SILENT", "true")
-        version_dir = csv.log_dir
-        loggers.append(WandbLogger(save_dir=version_dir, project="hnn", name=f"{run_name}-{csv.version}",
+        loggers.append(WandbLogger(save_dir=csv.log_dir, project="hnn", name=f"{run_name}-v{version}",
                                    offline=(mode in ("offline", "dryrun")), log_model=False))
     return loggers
 
 
+_VERSION_ENV = "HNN_RUN_VERSION"
+
+
+def _run_version(root: str, run_name: str) -> int:
+    """The next free ``version_<N>`` under ``root/run_name``; DDP workers reuse the number rank 0 picked."""
+    inherited = os.environ.get(_VERSION_ENV)
+    if inherited is not None and os.environ.get("LOCAL_RANK", "0") != "0":
+        return int(inherited)
+    existing = []
+    for path in glob.glob(os.path.join(root, run_name, "version_*")):
+        suffix = os.path.basename(path)[len("version_"):]
+        if suffix.isdigit():
+            existing.append(int(suffix))
+    version = max(existing, default=-1) + 1
+    os.environ[_VERSION_ENV] = str(version)  # inherited by processes Lightning launches for DDP
+    return version
+
+
 def _find_last_checkpoint(root: str, run_name: str) -> str | None:
     candidates = glob.glob(os.path.join(root, run_name, "version_*", "checkpoints", "last*.ckpt"))
-    candidates += glob.glob(os.path.join(root, "checkpoints", "last*.ckpt"))
     return max(candidates, key=os.path.getmtime) if candidates else None
 
 
@@ -120,14 +138,22 @@ class HNNLightningCLI(LightningCLI):
         root = str(trainer_config.get("default_root_dir") or "runs")
         run_name = self._run_name()
         self.run_name, self.root_dir = run_name, root
+        self.version = _run_version(root, run_name)
+        self.run_dir = os.path.join(root, run_name, f"version_{self.version}")
         logger = trainer_config.get("logger")
         if logger is None or logger is True:
-            kwargs["logger"] = _default_loggers(root, run_name)
+            kwargs["logger"] = _default_loggers(root, run_name, self.version)
         callbacks = list(trainer_config.get("callbacks") or [])
         if not any(isinstance(c, ModelCheckpoint) for c in callbacks) and trainer_config.get("enable_checkpointing",
                                                                                               True) is not False:
-            callbacks.append(ModelCheckpoint(monitor="val_loss", mode="min", save_top_k=1, save_last=True,
-                                             filename="best-{epoch}-{step}"))
+            # the newest epoch checkpoint + last.ckpt, written at every epoch end (full-batch configs: every
+            # passes_per_epoch steps), in this run's own version folder (a new run never overwrites an old one's
+            # checkpoints). No monitor, so runs without a validation split (val_fraction: 0) work the same way.
+            # (Lightning writes last.ckpt only when it also writes a top-k file, hence save_top_k=1.)
+            callbacks.append(ModelCheckpoint(dirpath=os.path.join(self.run_dir, "checkpoints"), save_top_k=1,
+                                             save_last=True))
+        if hasattr(self.model, "plot_dir"):
+            self.model.plot_dir = os.path.join(self.run_dir, "phase_portraits")
         if not any(isinstance(c, FiniteLossGuard) for c in callbacks):
             callbacks.append(FiniteLossGuard())
         kwargs["callbacks"] = callbacks
@@ -154,6 +180,7 @@ class TrainingResult:
     steps: int
     test_metrics: dict[str, float] = field(default_factory=dict)
     config_path: str | None = None
+    evaluate: bool = True
 
 
 def _with_default_config(argv: list[str]) -> list[str]:
@@ -185,21 +212,32 @@ class _FitTimer(Callback):
 
 
 def build_cli(argv: list[str] | None = None) -> HNNLightningCLI:
-    """Parse ``argv`` (default: ``sys.argv[1:]``) and instantiate model, data and trainer (no training)."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    return HNNLightningCLI(
-        model_class=pl.LightningModule,
-        datamodule_class=pl.LightningDataModule,
-        subclass_mode_model=True,
-        subclass_mode_data=True,
-        trainer_defaults=TRAINER_DEFAULTS,
-        seed_everything_default=0,
-        save_config_kwargs={"overwrite": True},
-        parser_kwargs={"description": "Train a learned-dynamics model (hnn). Default config: "
-                                      f"{DEFAULT_CONFIG.relative_to(REPO_ROOT)}"},
-        args=_with_default_config(argv),
-        run=False,
-    )
+    """Parse ``argv`` (default: the command line) and instantiate model, data and trainer (no training).
+
+    From the command line, the default config is inserted into ``sys.argv`` itself, so that processes that
+    Lightning relaunches from ``sys.argv`` (DDP) parse exactly the same configuration.
+    """
+    if argv is None:
+        sys.argv[1:] = _with_default_config(sys.argv[1:])
+        args = None
+    else:
+        args = _with_default_config(list(argv))
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="LightningCLI's args parameter is intended")
+        return HNNLightningCLI(
+            model_class=pl.LightningModule,
+            datamodule_class=pl.LightningDataModule,
+            subclass_mode_model=True,
+            subclass_mode_data=True,
+            trainer_defaults=TRAINER_DEFAULTS,
+            seed_everything_default=0,
+            save_config_kwargs={"overwrite": True},
+            parser_kwargs={"allow_abbrev": False,  # a misspelt --trainer.max_step must fail, not match max_steps
+                           "description": "Train a learned-dynamics model (hnn). Default config: "
+                                          f"{DEFAULT_CONFIG.relative_to(REPO_ROOT)}"},
+            args=args,
+            run=False,
+        )
 
 
 def run_training(argv: list[str] | None = None, cli: HNNLightningCLI | None = None) -> TrainingResult:
@@ -235,13 +273,14 @@ def run_training(argv: list[str] | None = None, cli: HNNLightningCLI | None = No
     checkpoint = trainer.checkpoint_callback
     last = getattr(checkpoint, "last_model_path", None) or None
     best = getattr(checkpoint, "best_model_path", None) or None
-    run_dir = trainer.log_dir
-    config_path = os.path.join(run_dir, "config.yaml") if run_dir else None
+    run_dir = cli.run_dir
+    config_path = os.path.join(trainer.log_dir or run_dir, "config.yaml")
     return TrainingResult(
         model=model, datamodule=datamodule, trainer=trainer, run_dir=run_dir, last_checkpoint=last,
         best_checkpoint=best, plot_path=getattr(model, "last_plot_path", None), fit_seconds=timer.seconds,
         steps=trainer.global_step, test_metrics=test_metrics,
         config_path=config_path if config_path and os.path.exists(config_path) else None,
+        evaluate=bool(cli.config.get("evaluate", True)),
     )
 
 

@@ -1,0 +1,214 @@
+"""scripts/train.py and the LightningCLI behind it: configs, overrides, errors, logging, resume, NaN stop, DDP."""
+from __future__ import annotations
+
+import csv
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import pytorch_lightning as pl
+import torch
+from pytorch_lightning.callbacks import ModelCheckpoint
+
+import hnn
+from hnn.data import HamiltonianDataModule
+from hnn.models import HNN, BaselineMLP
+from hnn.models.callbacks import FiniteLossGuard, NonFiniteLossError
+from hnn.models.checkpoint import AtomicCheckpointIO
+from hnn.models.cli import build_cli, run_training
+
+REPO = Path(__file__).resolve().parents[1]
+CONFIGS = sorted((REPO / "configs").glob("*.yaml"))
+
+
+@pytest.fixture(autouse=True)
+def _one_thread(monkeypatch):
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def cache_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("data_cache")
+
+
+def _small(tmp_path: Path, cache_dir: Path, *extra: str, steps: int = 4, logger: bool = False) -> list[str]:
+    args = ["--trainer.default_root_dir", str(tmp_path / "runs"), "--data.init_args.cache_dir", str(cache_dir),
+            "--model.init_args.hidden_dim", "8", "--data.init_args.passes_per_epoch", "2",
+            "--trainer.max_steps", str(steps), "--trainer.enable_progress_bar", "false",
+            "--trainer.enable_model_summary", "false", "--trainer.log_every_n_steps", "1"]
+    if not logger:
+        args += ["--trainer.logger", "false"]
+    return args + list(extra)
+
+
+def _train_script():
+    spec = importlib.util.spec_from_file_location("hnn_train_script", REPO / "scripts" / "train.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _read_metrics(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+# ---------------------------------------------------------------------------------------------- the main path
+def test_train_script_logs_checkpoints_plots_and_summarises(tmp_path, cache_dir, capsys):
+    code = _train_script().main(_small(tmp_path, cache_dir, steps=4, logger=True))
+    out = capsys.readouterr().out
+    assert code == 0
+    run_dir = tmp_path / "runs" / "hnn_spring" / "version_0"
+    last = run_dir / "checkpoints" / "last.ckpt"
+    plots = sorted((run_dir / "phase_portraits").glob("*.png"))
+    assert last.is_file() and len(plots) == 2  # one phase portrait per validation epoch (2 epochs)
+    assert (run_dir / "config.yaml").is_file()
+    assert any((run_dir / "wandb").glob("offline-run-*"))  # wandb ran offline, no network, no prompt
+    rows = _read_metrics(run_dir / "metrics.csv")
+    columns = set().union(*(r.keys() for r in rows))
+    assert {"train_loss", "val_loss", "val_energy_drift", "val_energy_mse", "val_rollout_mse",
+            "test_loss"} <= columns
+    assert not any("/" in c for c in columns)
+    for name in ("test_loss", "energy MSE", str(last), str(plots[-1])):
+        assert name in out
+    model = hnn.load(last)
+    assert isinstance(model, HNN) and model.dim == 2 and model.hparams.hidden_dim == 8
+
+
+def test_print_config_shows_the_resolved_default_without_dim(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        build_cli(["--print_config"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert "class_path: hnn.models.HNN" in out and "task: spring" in out and "inference_mode: false" in out
+    assert "accelerator: auto" in out
+    model_block = out[out.index("model:"):out.index("data:")]
+    assert "dim:" not in model_block.replace("hidden_dim", "")  # linked from the data, never repeated
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=[c.stem for c in CONFIGS])
+def test_every_config_parses_and_links_the_state_dimension(config, tmp_path):
+    cli = build_cli(["--config", str(config), "--trainer.logger", "false",
+                     "--trainer.default_root_dir", str(tmp_path)])
+    assert isinstance(cli.model, pl.LightningModule) and isinstance(cli.datamodule, pl.LightningDataModule)
+    if hasattr(cli.model, "vector_field"):
+        assert cli.model.dim == cli.datamodule.dim
+        expected = "BaselineMLP" if config.stem.startswith("baseline") else (
+            "DissipativeHNN" if config.stem.startswith("dhnn") else "HNN")
+        assert type(cli.model).__name__ == expected
+        assert cli.datamodule.task == config.stem.split("_", 1)[1]
+    text = config.read_text()
+    assert text.lstrip().startswith("#")  # every config explains itself
+
+
+def test_model_class_and_options_can_be_swapped_on_the_command_line(tmp_path):
+    cli = build_cli(["--model", "hnn.models.BaselineMLP", "--model.init_args.depth", "3",
+                     "--trainer.logger", "false", "--trainer.max_epochs", "2",
+                     "--trainer.default_root_dir", str(tmp_path / "elsewhere")])
+    assert isinstance(cli.model, BaselineMLP) and cli.model.hparams.depth == 3
+    assert cli.trainer.max_epochs == 2 and cli.trainer.default_root_dir == str(tmp_path / "elsewhere")
+    assert cli.trainer.max_steps == 2000  # still from the default config
+
+
+# ---------------------------------------------------------------------------------------------- bad input
+@pytest.mark.parametrize("args,needle", [
+    (["--model.init_args.hiden_dim", "3"], "hiden_dim"),
+    (["--trainer.max_step", "3"], "unrecognized arguments: --trainer.max_step"),
+    (["--model", "hnn.models.NoSuchModel"], "NoSuchModel"),
+    (["--data.init_args.task", "springg"], "springg"),
+    (["--model.init_args.activation", "swish"], "swish"),
+])
+def test_unknown_keys_classes_and_values_fail_clearly_and_write_nothing(args, needle, tmp_path, capsys):
+    with pytest.raises((SystemExit, ValueError)) as info:
+        build_cli(args + ["--trainer.default_root_dir", str(tmp_path / "runs")])
+    if isinstance(info.value, SystemExit):
+        assert info.value.code == 2
+        message = capsys.readouterr().err
+    else:
+        message = str(info.value)
+    assert needle in message
+    assert not (tmp_path / "runs").exists()
+
+
+def test_data_model_dimension_mismatch_is_a_clear_error(tmp_path, cache_dir):
+    data = HamiltonianDataModule(task="spring", cache_dir=str(cache_dir))
+    trainer = pl.Trainer(max_steps=1, logger=False, enable_progress_bar=False, enable_model_summary=False,
+                         inference_mode=False, default_root_dir=tmp_path, enable_checkpointing=False)
+    with pytest.raises(ValueError, match="state-dimension mismatch.*dimension 2.*dim=4"):
+        trainer.fit(HNN(dim=4, hidden_dim=8), datamodule=data)
+
+
+# ---------------------------------------------------------------------------------------------- resume, NaN
+def test_ckpt_path_last_resumes_the_interrupted_run(tmp_path, cache_dir):
+    first = run_training(_small(tmp_path, cache_dir, "--test", "false", "--evaluate", "false", steps=4))
+    assert first.steps == 4 and first.last_checkpoint.endswith("last.ckpt")
+    second = run_training(_small(tmp_path, cache_dir, "--ckpt_path", "last", "--test", "false",
+                                 "--evaluate", "false", steps=8))
+    assert second.steps == 8
+    # the resumed run trained only steps 5..8: its optimizer state continues the first run's
+    state = torch.load(second.last_checkpoint, weights_only=True)
+    assert state["global_step"] == 8
+    first_state = torch.load(first.last_checkpoint, weights_only=True)
+    assert first_state["global_step"] == 4
+    adam_step = next(iter(state["optimizer_states"][0]["state"].values()))["step"]
+    assert int(adam_step) == 8
+    assert Path(first.last_checkpoint).parent != Path(second.last_checkpoint).parent  # nothing overwritten
+
+
+class _PoisonWeights(pl.Callback):
+    """Sets every weight to NaN after training step ``at`` (simulating a diverging run)."""
+
+    def __init__(self, at: int) -> None:
+        self.at = at
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        if trainer.global_step == self.at:
+            with torch.no_grad():
+                for p in pl_module.parameters():
+                    p.fill_(float("nan"))
+
+
+def test_nan_loss_stops_training_naming_the_step_and_last_good_checkpoint(tmp_path, cache_dir):
+    data = HamiltonianDataModule(task="spring", cache_dir=str(cache_dir), passes_per_epoch=2)
+    trainer = pl.Trainer(
+        max_steps=20, logger=False, enable_progress_bar=False, enable_model_summary=False, inference_mode=False,
+        default_root_dir=tmp_path, plugins=[AtomicCheckpointIO()],
+        callbacks=[ModelCheckpoint(dirpath=tmp_path / "ckpt", save_top_k=1, save_last=True), FiniteLossGuard(),
+                   _PoisonWeights(at=5)])
+    model = HNN(dim=2, hidden_dim=8, monitor_rollouts=0)
+    last = tmp_path / "ckpt" / "last.ckpt"
+    with pytest.raises(NonFiniteLossError, match=f"loss became nan at step 5 .*Last good checkpoint: {last}"):
+        trainer.fit(model, datamodule=data)
+    saved = torch.load(last, weights_only=True)
+    assert saved["global_step"] == 4  # written at the end of epoch 2, before the poisoning
+    assert all(torch.isfinite(v).all() for v in saved["state_dict"].values())
+
+
+# ---------------------------------------------------------------------------------------------- variants
+def test_rollout_training_and_inference_mode_validation_through_the_cli(tmp_path, cache_dir):
+    result = run_training(_small(tmp_path, cache_dir, "--model.init_args.train_on", "rollout",
+                                 "--data.init_args.mode", "windows", "--data.init_args.window", "3",
+                                 "--trainer.inference_mode", "true", "--evaluate", "false", steps=2))
+    assert result.steps == 2 and torch.isfinite(torch.tensor(result.test_metrics["test_loss"]))
+
+
+@pytest.mark.slow
+def test_two_process_cpu_ddp(tmp_path, cache_dir):
+    """2-process DDP on CPU (gloo) for a few steps through scripts/train.py."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "WANDB_MODE": "disabled"}
+    cmd = [sys.executable, str(REPO / "scripts" / "train.py"), *_small(tmp_path, cache_dir, steps=4),
+           "--trainer.accelerator", "cpu", "--trainer.devices", "2", "--trainer.strategy", "ddp",
+           "--evaluate", "false"]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "4 steps" in out.stdout
+    last = tmp_path / "runs" / "hnn_spring" / "version_0" / "checkpoints" / "last.ckpt"
+    assert last.is_file() and isinstance(hnn.load(last), HNN)
