@@ -217,6 +217,9 @@ class HamiltonianDataModule(pl.LightningDataModule):
         if dtype not in DTYPES:
             raise ValueError(f"unknown dtype {dtype!r}; valid: {', '.join(DTYPES)}")
         _check_int("passes_per_epoch", passes_per_epoch, 1)
+        if num_workers > 0 and passes_per_epoch != 1:
+            raise ValueError("passes_per_epoch applies to the on-device loaders (num_workers=0); with num_workers > 0 "
+                             "a standard DataLoader makes one pass per epoch")
         if not isinstance(shuffle, bool):
             raise TypeError(f"shuffle must be a bool, got {type(shuffle).__name__}")
         if not isinstance(verbose, bool):
