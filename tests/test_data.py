@@ -413,6 +413,8 @@ def test_unknown_task_lists_valid_ones():
         ({"seed": 1.5}, TypeError, "seed"),
         ({"passes_per_epoch": 0}, ValueError, "passes_per_epoch"),
         ({"n_trajectories": 1}, ValueError, "n_trajectories"),
+        ({"num_workers": 1, "passes_per_epoch": 2}, ValueError, "passes_per_epoch"),
+        ({"num_workers": -1}, ValueError, "num_workers"),
     ],
 )
 def test_bad_parameters_raise(kwargs, error, message):
