@@ -160,7 +160,7 @@ class HamiltonianDataModule(pl.LightningDataModule):
 
     Args:
         task: one of :func:`available_tasks` — ``spring``, ``pendulum`` (the paper's recipes), ``damped_spring``,
-            ``damped_pendulum``, ``two_body``, ``three_body`` (when the systems exist), ``real_pendulum``,
+            ``damped_pendulum``, ``two_body``, ``three_body``, ``real_pendulum``,
             ``real_spring``, ``real_double_pendulum``, ``real_coupled_springs``.
         mode: ``"derivatives"`` (batches ``(x, dxdt)``) or ``"windows"`` (batches ``(t, x)``).
         window: samples per window in windows mode (>= 2).
