@@ -32,6 +32,7 @@ import torch
 from torch import Tensor
 
 import hnn
+from hnn.integrators import ConvergenceError
 from hnn.systems import HamiltonianSystem, get
 
 DEFAULT_OUT = os.path.join("results", "integrators.png")
@@ -86,6 +87,7 @@ class CaseResult:
     exact_orbit: Tensor  # [K, 2], one period of the reference solution
     rollouts: dict[str, Tensor]  # method -> [N+1, 2]
     energy_error: dict[str, Tensor]  # method -> |H − H0| / H0, [N+1]
+    failures: dict[str, str]  # method -> why it has no rollout (an implicit solver that did not converge)
 
 
 def run_case(case: Case, periods: float, methods: tuple[str, ...] = METHODS) -> CaseResult:
@@ -95,15 +97,19 @@ def run_case(case: Case, periods: float, methods: tuple[str, ...] = METHODS) -> 
     n_steps = math.ceil(periods * case.steps_per_period)
     times = torch.arange(n_steps + 1, dtype=torch.float64) * dt
     h0 = system.hamiltonian(x0)
-    rollouts, energy_error = {}, {}
+    rollouts, energy_error, failures = {}, {}, {}
     with torch.no_grad():
         exact_orbit = system.trajectory(x0, torch.linspace(0.0, period, 401, dtype=torch.float64))
         for method in methods:
             # Euler and backward Euler may blow up or decay without limit; that is what the figure shows.
-            x = hnn.integrate(system, x0, times, method=method)
+            try:
+                x = hnn.integrate(system, x0, times, method=method)
+            except ConvergenceError as error:  # an implicit solve failing at a huge step: say so, draw the rest
+                failures[method] = str(error)
+                continue
             rollouts[method] = x
             energy_error[method] = ((system.hamiltonian(x) - h0).abs() / h0.abs()).clamp_min(ENERGY_FLOOR)
-    return CaseResult(case, period, dt, times, exact_orbit, rollouts, energy_error)
+    return CaseResult(case, period, dt, times, exact_orbit, rollouts, energy_error, failures)
 
 
 def _save_png_atomically(fig, path: str, dpi: int) -> None:
@@ -180,7 +186,13 @@ def draw(results: list[CaseResult], path: str, periods: float, dpi: int = 110) -
         ax_energy.set_ylabel("max over each period of |H(t) − H0| / H0")
         ax_energy.grid(alpha=0.3, which="major")
         ax_energy.set_title(f"energy error per period, dt = T/{res.case.steps_per_period} (float64)", fontsize=11)
-    handles, labels = axes[0, 0].get_legend_handles_labels()
+    legend: dict[str, object] = {}  # label -> first handle (a method missing from one panel still gets an entry)
+    for ax in axes[0]:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            legend.setdefault(label, handle)
+    order = ["exact orbit"] + [label for _, label, _, _ in METHOD_STYLES]
+    labels = [label for label in order if label in legend]
+    handles = [legend[label] for label in labels]
     fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=10.5, markerscale=2.5, frameon=False,
                bbox_to_anchor=(0.5, 0.0))
     fig.suptitle(f"hnn.integrate on two Hamiltonian systems, {periods:g} periods: non-symplectic methods drift "
@@ -196,12 +208,18 @@ def summary_table(results: list[CaseResult]) -> str:
     width = max(18, *(len(h) for h in headers))
     lines = ["max |H(t) - H0| / H0 over the run:",
              f"  {'method':<18}" + "".join(f"{h:>{width + 2}}" for h in headers)]
-    for method in results[0].rollouts:
+    for method in METHODS:
         cells = []
         for r in results:
+            if method in r.failures:
+                cells.append(f"{'no convergence':>{width + 2}}")
+                continue
             value = float(r.energy_error[method].max())
             cells.append(f"{value:>{width + 2}.2e}" if math.isfinite(value) else f"{'diverged':>{width + 2}}")
         lines.append(f"  {method:<18}" + "".join(cells))
+    for r in results:
+        for method, reason in r.failures.items():
+            lines.append(f"  note: {method} left out of {r.case.system_name} dt=T/{r.case.steps_per_period}: {reason}")
     return "\n".join(lines)
 
 
