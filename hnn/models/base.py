@@ -171,7 +171,12 @@ class DynamicsModel(pl.LightningModule):
 
     def training_step(self, batch: Any, batch_idx: int) -> Tensor:
         loss = self._loss(batch, "train")
-        self.log("train_loss", loss, on_step=True, on_epoch=False, prog_bar=True)
+        # self.log costs tens of µs; full-batch steps on tiny data take ~1 ms, so log only on the steps the
+        # loggers actually write (every trainer.log_every_n_steps) instead of every step
+        trainer = self._trainer
+        every = max(1, getattr(trainer, "log_every_n_steps", 1) or 1) if trainer is not None else 1
+        if trainer is None or (self.global_step + 1) % every == 0:  # Lightning writes when (step+1) % every == 0
+            self.log("train_loss", loss, on_step=True, on_epoch=False, prog_bar=True)
         return loss
 
     def validation_step(self, batch: Any, batch_idx: int) -> Tensor:

@@ -40,19 +40,22 @@ def phase_portrait(
     """Left: (q₁, p₁) of the model's rollouts ``pred [T, K, dim]`` (solid) and the true trajectories (dashed),
     over the learned vector field when ``field`` is given (2-d states). Right: energy E(x(t)) along both.
     Returns ``path``."""
+    # the object-oriented API with the Agg canvas: no pyplot global state, no GUI backend, and cheaper per figure
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
     import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
 
     pred = pred.detach().double().cpu()[:, :max_curves]
     truth = None if truth is None else truth.detach().double().cpu()[:, :max_curves]
     t_cpu = t.detach().double().cpu()
     n = pred.shape[-1] // 2 if pred.shape[-1] >= 2 else 1
     ncols = 2 if energy is not None else 1
-    fig, axes = plt.subplots(1, ncols, figsize=(5.2 * ncols, 4.4), squeeze=False)
+    fig = Figure(figsize=(5.0 * ncols, 4.2))
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(1, ncols, squeeze=False)
+    fig.subplots_adjust(left=0.08, right=0.98, bottom=0.12, top=0.84, wspace=0.25)
     ax = axes[0, 0]
-    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    colors = matplotlib.rcParams["axes.prop_cycle"].by_key()["color"]
     if field is not None:
         both = pred if truth is None else torch.cat([pred, truth], dim=1)
         lo, hi = both[..., 0].min().item(), both[..., 0].max().item()
@@ -88,11 +91,7 @@ def phase_portrait(
         ax.set_title("energy along the rollouts")
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
-    try:
-        save_figure(fig, path)
-    finally:
-        plt.close(fig)
+    save_figure(fig, path, dpi=80)
     return path
 
 
