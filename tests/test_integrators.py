@@ -311,3 +311,18 @@ def test_float32_and_batch_shapes(pendulum):
     x0 = torch.randn(3, 4, 2, generator=torch.Generator().manual_seed(8))
     out = hnn.integrate(pendulum, x0, torch.linspace(0, 1, 7), method="leapfrog")
     assert out.shape == (7, 3, 4, 2) and out.dtype == torch.float32
+
+
+@pytest.mark.parametrize("method", ["backward_euler", "implicit_midpoint"])
+def test_implicit_newton_recovers_from_a_stale_matrix(method, pendulum):
+    """Regression: at q0 = 2, h = T/8 a reused Newton matrix once sent backward Euler to q ≈ π and it never
+    converged; a reused matrix must now give way to a full Newton step when it stops contracting."""
+    x0 = torch.tensor([[2.0, 0.0]], dtype=DT)
+    h = float(pendulum.period_of(x0)) / 8
+    out = hnn.integrate(pendulum, x0, torch.arange(0, 17, dtype=DT) * h, method=method)
+    assert bool(torch.isfinite(out).all())
+    # each step solves its equation: check the backward-Euler / midpoint residual directly
+    c = 0.5 if method == "implicit_midpoint" else 1.0
+    z = out[:-1] + c * (out[1:] - out[:-1])
+    residual = out[1:] - out[:-1] - h * pendulum.vector_field(z)
+    assert residual.abs().max().item() <= 1e-10

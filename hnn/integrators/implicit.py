@@ -92,11 +92,12 @@ def step(
         if cached is not None and cached.shape[:-1] == x.shape and abs(cache["h"] - h) <= 1e-3 * abs(h):
             matrix = cached
     previous_err = None
+    fresh = False  # is `matrix` the Jacobian at the current iterate (a full Newton step)?
     for _ in range(max_iters):
         z = x0 + c * (y - x0)
         if matrix is None:
             fz, jac = field_and_jacobian(field, t + c * h, z)
-            matrix = eye - (c * h) * jac
+            matrix, fresh = eye - (c * h) * jac, True
             if cache is not None:
                 cache["matrix"], cache["h"] = matrix, h
         else:
@@ -104,16 +105,17 @@ def step(
                 fz = field(t + c * h, z)
         residual = y - x0 - h * fz
         delta = _solve(matrix, residual)
+        worst = delta.abs().amax(dim=-1).max()
+        # Simplified Newton: a reused matrix must keep the iteration contracting by 10x; otherwise discard its update
+        # and take a full Newton step from the current iterate instead.
+        if not fresh and previous_err is not None and not bool(worst <= 0.1 * previous_err):
+            matrix = None
+            continue
         y = y - delta
-        err = delta.abs().amax(dim=-1)
-        converged = err <= tol * (1.0 + y.abs().amax(dim=-1))
+        converged = delta.abs().amax(dim=-1) <= tol * (1.0 + y.abs().amax(dim=-1))
         if bool(converged.all()):
             break
-        # Simplified Newton: keep the Jacobian while the iteration contracts fast (ratio ≤ 0.1), else refresh it.
-        worst = err.max()
-        if previous_err is not None and bool(worst > 0.1 * previous_err):
-            matrix = None
-        previous_err = worst
+        previous_err, fresh = worst, False
     else:
         failed = int((~converged).sum()) if converged is not None else x.shape[0]
         total = converged.numel() if converged is not None else 1
@@ -133,6 +135,12 @@ def step(
 
 def _solve(matrix: Tensor, rhs: Tensor) -> Tensor:
     """Batched (I − c h ∂f/∂x)⁻¹ r; a singular matrix gives non-finite entries, caught as non-convergence."""
+    if matrix.shape[-1] == 2:  # one degree of freedom: Cramer's rule, ~30x faster than a batched LAPACK call
+        a, b, c, d = matrix[..., 0, 0], matrix[..., 0, 1], matrix[..., 1, 0], matrix[..., 1, 1]
+        det = a * d - b * c
+        det = torch.where(det == 0, torch.full_like(det, float("nan")), det)
+        r0, r1 = rhs[..., 0], rhs[..., 1]
+        return torch.stack([(d * r0 - b * r1) / det, (a * r1 - c * r0) / det], dim=-1)
     solution, info = torch.linalg.solve_ex(matrix, rhs.unsqueeze(-1))
     solution = solution.squeeze(-1)
     return torch.where((info == 0).unsqueeze(-1), solution, torch.full_like(solution, float("nan")))

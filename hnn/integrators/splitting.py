@@ -20,6 +20,7 @@ import torch
 from torch import Tensor
 
 from hnn.integrators._method import MethodInfo
+from hnn.integrators.explicit_rk import _axpy
 from hnn.integrators.fields import Dynamics
 
 ForceFn = Callable[[Tensor], Tensor]
@@ -72,10 +73,10 @@ def leapfrog_step(
     """
     if force is None:
         force = force_fn(q)
-    p_half = p - (0.5 * h) * force
-    q_new = q + h * velocity_fn(p_half)
+    p_half = _axpy(p, force, -0.5 * h)
+    q_new = _axpy(q, velocity_fn(p_half), h)
     force_new = force_fn(q_new)
-    p_new = p_half - (0.5 * h) * force_new
+    p_new = _axpy(p_half, force_new, -0.5 * h)
     return q_new, p_new, force_new
 
 
@@ -83,8 +84,8 @@ def symplectic_euler_step(
     q: Tensor, p: Tensor, h: float | Tensor, force_fn: ForceFn, velocity_fn: VelocityFn
 ) -> tuple[Tensor, Tensor]:
     """p' = p − h ∂V/∂q(q); q' = q + h ∂T/∂p(p')."""
-    p_new = p - h * force_fn(q)
-    return q + h * velocity_fn(p_new), p_new
+    p_new = _axpy(p, force_fn(q), -h)
+    return _axpy(q, velocity_fn(p_new), h), p_new
 
 
 def step(
