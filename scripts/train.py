@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     except NonFiniteLossError as err:
         print(f"\nerror: {err}", file=sys.stderr)
         return 1
-    except (CheckpointError, FileNotFoundError) as err:
+    except (CheckpointError, FileNotFoundError, ValueError) as err:  # bad input: one clear message
         print(f"error: {err}", file=sys.stderr)
         return 2
     if not result.trainer.is_global_zero:
@@ -51,9 +51,12 @@ def main(argv: list[str] | None = None) -> int:
     elif result.evaluate and hasattr(model, "vector_field"):
         lines.append("   energy MSE       n/a (no ground-truth energy for this data)")
     lines.append(f"   checkpoint       {result.last_checkpoint or 'none (checkpointing off)'}")
-    lines.append(f"   phase portrait   {result.plot_path or 'none'}")
-    if result.run_dir:
-        lines.append(f"   run folder       {result.run_dir}  (metrics.csv, config.yaml, wandb/)")
+    if hasattr(model, "vector_field"):
+        lines.append(f"   phase portrait   {result.plot_path or 'none (no validation epoch ran)'}")
+    if result.run_dir and os.path.isdir(result.run_dir):
+        contents = [name for name in ("metrics.csv", "config.yaml", "wandb") if os.path.exists(
+            os.path.join(result.run_dir, name))]
+        lines.append(f"   run folder       {result.run_dir}" + (f"  ({', '.join(contents)})" if contents else ""))
     print("\n".join(lines))
     return 0
 

@@ -146,6 +146,25 @@ def test_data_model_dimension_mismatch_is_a_clear_error(tmp_path, cache_dir):
         trainer.fit(HNN(dim=4, hidden_dim=8), datamodule=data)
 
 
+def test_ckpt_path_of_another_class_or_a_corrupt_file_is_refused_before_anything_is_written(tmp_path, cache_dir,
+                                                                                          capsys):
+    first = run_training(_small(tmp_path, cache_dir, "--test", "false", "--evaluate", "false", steps=2))
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    script = _train_script()
+    code = script.main(_small(tmp_path, cache_dir, "--model", "hnn.models.BaselineMLP", "--model.init_args.hidden_dim",
+                              "8", "--ckpt_path", first.last_checkpoint))
+    assert code == 2
+    assert "holds a HNN checkpoint, but the configured model is hnn.models.BaselineMLP" in capsys.readouterr().err
+    corrupt = tmp_path / "corrupt.ckpt"
+    corrupt.write_bytes(Path(first.last_checkpoint).read_bytes()[:1000])
+    before.append(corrupt.relative_to(tmp_path))
+    assert script.main(_small(tmp_path, cache_dir, "--ckpt_path", str(corrupt))) == 2
+    assert "not a readable checkpoint" in capsys.readouterr().err
+    assert script.main(_small(tmp_path, cache_dir, "--ckpt_path", str(tmp_path / "nope.ckpt"))) == 2
+    assert "no such checkpoint file" in capsys.readouterr().err
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == sorted(before)  # nothing new
+
+
 # ---------------------------------------------------------------------------------------------- resume, NaN
 def test_ckpt_path_last_resumes_the_interrupted_run(tmp_path, cache_dir):
     first = run_training(_small(tmp_path, cache_dir, "--test", "false", "--evaluate", "false", steps=4))

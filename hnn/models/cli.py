@@ -8,6 +8,7 @@ Defaults added on top of Lightning's (each can be overridden):
 
 - ``trainer.accelerator: auto``, ``trainer.inference_mode: false`` (HNNs differentiate H in validation/test),
   ``trainer.default_root_dir: runs``, ``seed_everything: 0``;
+- one torch intra-op thread on the CPU (``--cpu_threads``; see its help);
 - loggers: CSV always, plus wandb (offline unless ``WANDB_MODE`` or the user's wandb settings say otherwise;
   never prompts) when ``trainer.logger`` is left at ``true``; ``--trainer.logger false`` turns logging off;
 - callbacks: ``ModelCheckpoint`` (newest epoch + ``last.ckpt`` at every epoch end) when none is configured, and
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import configparser
 import glob
+import importlib
 import os
 import sys
 import time
@@ -118,10 +120,46 @@ class HNNLightningCLI(LightningCLI):
                             help="checkpoint to resume from, or 'last' for the newest last.ckpt of this run name")
         parser.add_argument("--run_name", type=str | None, default=None,
                             help="run folder name under trainer.default_root_dir (default: <model>_<task>)")
+        parser.add_argument("--cpu_threads", type=int, default=1,
+                            help="torch intra-op threads when training on the CPU (0: torch's default). Default 1: "
+                                 "the paper's models are small, and two spinning OpenMP threads on a busy 2-core "
+                                 "machine were measured 10x slower than one. OMP_NUM_THREADS, if set, wins.")
         parser.add_argument("--test", type=bool, default=True, help="run the test loop after training")
         parser.add_argument("--evaluate", type=bool, default=True,
                             help="print the energy-MSE evaluation after training (needs ground truth)")
         parser.link_arguments("data.dim", "model.init_args.dim", apply_on="instantiate")
+
+    # ------------------------------------------------------------------ checkpoint to resume
+    def before_instantiate_classes(self) -> None:
+        """Resolve and check ``--ckpt_path`` before any class is built (a bad file leaves no run folder)."""
+        self.resume_path: str | None = None
+        ckpt_path = self.config.get("ckpt_path")
+        if ckpt_path is None:
+            return
+        root = str(self.config["trainer"].get("default_root_dir") or "runs")
+        if ckpt_path == "last":
+            found = _find_last_checkpoint(root, self._run_name())
+            if found is None:
+                print(f"--ckpt_path last: no last.ckpt under {os.path.join(root, self._run_name())}; "
+                      "starting from scratch", file=sys.stderr)
+                return
+            print(f"resuming from {found}", file=sys.stderr)
+            ckpt_path = found
+        elif not os.path.isfile(ckpt_path):
+            raise FileNotFoundError(f"--ckpt_path {ckpt_path!r}: no such checkpoint file")
+        from hnn.models.checkpoint import CheckpointError, peek_class
+
+        found_cls = peek_class(ckpt_path)  # reads the file safely; refuses corrupt or unsafe files
+        class_path = str(self.config["model"]["class_path"]) if self.config.get("model") else ""
+        module_name, _, attr = class_path.rpartition(".")
+        try:
+            configured = getattr(importlib.import_module(module_name), attr)
+        except (ImportError, AttributeError, ValueError):
+            configured = None
+        if found_cls is not None and isinstance(configured, type) and not issubclass(configured, found_cls):
+            raise CheckpointError(f"--ckpt_path {ckpt_path!r} holds a {found_cls.__name__} checkpoint, but the "
+                                  f"configured model is {class_path}; pass the config that trained it")
+        self.resume_path = ckpt_path
 
     # ------------------------------------------------------------------ trainer
     def _run_name(self) -> str:
@@ -259,27 +297,22 @@ def run_training(argv: list[str] | None = None, cli: HNNLightningCLI | None = No
     """Train (and test) as configured by ``argv``; see the module docstring."""
     cli = cli or build_cli(argv)
     trainer, model, datamodule = cli.trainer, cli.model, cli.datamodule
+    threads = int(cli.config.get("cpu_threads") or 0)
+    if threads > 0 and "OMP_NUM_THREADS" not in os.environ and trainer.strategy.root_device.type == "cpu" \
+            and trainer.world_size == 1:
+        torch.set_num_threads(threads)
     timer = _FitTimer()
     trainer.callbacks.append(timer)
-    ckpt_path = cli.config.get("ckpt_path")
-    if ckpt_path == "last":
-        found = _find_last_checkpoint(cli.root_dir, cli.run_name)
-        if found is None:
-            print(f"--ckpt_path last: no last.ckpt under {os.path.join(cli.root_dir, cli.run_name)}; "
-                  "starting from scratch", file=sys.stderr)
-        else:
-            print(f"resuming from {found}", file=sys.stderr)
-        ckpt_path = found
-    elif ckpt_path is not None and not os.path.isfile(ckpt_path):
-        raise FileNotFoundError(f"--ckpt_path {ckpt_path!r}: no such checkpoint file")
-    if ckpt_path is not None:  # refuse a foreign or corrupt file before Lightning half-restores it
-        from hnn.models.checkpoint import peek_class
+    ckpt_path = cli.resume_path
+    try:
+        trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
+    except RuntimeError as err:
+        if ckpt_path is not None and "state_dict" in str(err):
+            from hnn.models.checkpoint import CheckpointError
 
-        found_cls = peek_class(ckpt_path)
-        if found_cls is not None and not isinstance(model, found_cls):
-            raise ValueError(f"--ckpt_path {ckpt_path!r} holds a {found_cls.__name__} checkpoint, but the "
-                             f"configured model is a {type(model).__name__}")
-    trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
+            raise CheckpointError(f"--ckpt_path {ckpt_path!r} does not fit the configured model (pass the config "
+                                  f"that trained it): {str(err).splitlines()[0]}") from None
+        raise
     test_metrics: dict[str, float] = {}
     if cli.config.get("test") and datamodule is not None and _has_loader(datamodule, "test_dataloader"):
         results = trainer.test(model, datamodule=datamodule, verbose=False)
