@@ -231,3 +231,17 @@ def test_two_process_cpu_ddp(tmp_path, cache_dir):
     assert "4 steps" in out.stdout
     last = tmp_path / "runs" / "hnn_spring" / "version_0" / "checkpoints" / "last.ckpt"
     assert last.is_file() and isinstance(hnn.load(last), HNN)
+
+
+def test_wandb_mode_is_offline_unless_the_user_configured_otherwise(tmp_path, monkeypatch):
+    from hnn.models.cli import wandb_mode
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("WANDB_MODE", raising=False)
+    monkeypatch.setenv("WANDB_CONFIG_DIR", str(tmp_path / "cfg"))
+    assert wandb_mode() == "offline"
+    (tmp_path / "cfg").mkdir()
+    (tmp_path / "cfg" / "settings").write_text("[default]\nmode = online\n")
+    assert wandb_mode() == "online"  # the user's own wandb setting wins
+    monkeypatch.setenv("WANDB_MODE", "disabled")
+    assert wandb_mode() == "disabled"  # and WANDB_MODE wins over everything
