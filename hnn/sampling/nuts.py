@@ -72,6 +72,13 @@ class NUTS(MCMCSampler):
         # leaves between host-side "is any chain still building?" checks (1 on CPU, where a check is cheap)
         self.check_every = 1
 
+    def _tree_randoms(self, chains: int, dtype: torch.dtype, device: torch.device,
+                      generator: torch.Generator | None) -> tuple[Tensor, Tensor]:
+        """Per doubling and chain: the direction (True = forward) and log U for the biased
+        progressive choice between the old tree and the new subtree; (max_tree_depth, chains) each."""
+        randoms = torch.rand(2, self.max_tree_depth, chains, dtype=dtype, device=device, generator=generator)
+        return randoms[0] < 0.5, randoms[1].log()
+
     def _transition(self, state: ChainState, step_size: Tensor, potential: Potential, kinetic, generator, warmup: bool):
         q0, force0, pe0 = state.q, state.force, state.potential
         chains, dim = q0.shape
@@ -82,9 +89,7 @@ class NUTS(MCMCSampler):
         p0 = kinetic.sample(chains, generator)
         v0 = kinetic.velocity(p0)
         h_initial = pe0 + kinetic.energy(p0, v0)
-        randoms = torch.rand(2, max_depth, chains, dtype=dtype, device=device, generator=generator)
-        forward_dirs = randoms[0] < 0.5
-        log_u_merge = randoms[1].log()
+        forward_dirs, log_u_merge = self._tree_randoms(chains, dtype, device, generator)
         step = step_size.reshape(()) if isinstance(step_size, Tensor) else torch.tensor(step_size, dtype=dtype, device=device)
 
         # the tree: its two edges, momentum sum, log total weight and current proposal
