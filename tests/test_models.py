@@ -100,15 +100,40 @@ def test_separable_hnn_structure_and_closed_form_partials():
         _make(HNN, dim=4).dH_dq(q)
 
 
-def test_dissipative_field_is_symplectic_gradient_minus_dissipation_gradient():
-    model = _make(DissipativeHNN, dim=2)
+@pytest.mark.parametrize("dissipation", ["rayleigh", "mlp"])
+def test_dissipative_field_is_symplectic_gradient_minus_dissipation_gradient(dissipation):
+    model = _make(DissipativeHNN, dim=4, dissipation=dissipation)
     assert model.dissipative is True and model.separable is False
-    x = torch.randn(32, 2, dtype=torch.float64)
+    x = torch.randn(32, 4, dtype=torch.float64)
     expected = _symplectic(_autograd_grad(model.hamiltonian, x)) - _autograd_grad(model.dissipation, x)
     assert torch.allclose(model.vector_field(x), expected, atol=1e-12)
     # a dissipative model is never handed to a symplectic integrator
     with pytest.raises(ValueError, match="separable"):
         model.rollout(x[:2], torch.linspace(0, 1, 3), method="leapfrog")
+
+
+def test_rayleigh_dissipation_only_removes_energy():
+    """With D = ½ pᵀ R p, R = L Lᵀ ⪰ 0: ∂D/∂q = 0, and dH/dt = −∇H·∇D = −(∂H/∂p)ᵀ R p for H = T(p) + V(q).
+
+    For the learned H this rate has no sign in general, so check the exact structure instead: the q-part of
+    −∇D is zero, R is symmetric positive semi-definite, and for a quadratic kinetic energy |p|² the power
+    −2 pᵀ R p is ≤ 0 (float64 round-off, 1e-15).
+    """
+    from hnn.nn import RayleighDissipation
+
+    torch.manual_seed(0)
+    damping = RayleighDissipation(6).double()
+    with torch.no_grad():
+        damping.factor.copy_(torch.randn(3, 3, dtype=torch.float64))
+    x = torch.randn(100, 6, dtype=torch.float64)
+    grad = damping.gradient(x)
+    assert torch.equal(grad[:, :3], torch.zeros(100, 3, dtype=torch.float64))
+    r = damping.matrix
+    assert torch.allclose(r, r.T, atol=0) and torch.linalg.eigvalsh(r).min() >= -1e-12
+    power = -(2 * x[:, 3:] * grad[:, 3:]).sum(-1)
+    assert power.max() <= 1e-15
+    with pytest.raises(ValueError, match="unknown dissipation 'viscous'"):
+        DissipativeHNN(dim=2, dissipation="viscous")
 
 
 @pytest.mark.parametrize("cls", ALL_MODELS)

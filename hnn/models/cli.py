@@ -168,8 +168,10 @@ class HNNLightningCLI(LightningCLI):
             return str(config["run_name"])
         model_path = str(config["model"]["class_path"]) if config.get("model") else "model"
         name = model_path.rsplit(".", 1)[-1].lower()
-        task = (config.get("data") or {}).get("init_args", {}) or {}
-        task = task.get("task") if hasattr(task, "get") else None
+        data_args = (config.get("data") or {}).get("init_args", {}) or {}
+        # the data's task (or, for toy densities, the density) names the run: hnn_spring, energymodel_two_moons
+        task = next((data_args.get(k) for k in ("task", "density") if hasattr(data_args, "get") and data_args.get(k)),
+                    None)
         return f"{name}_{task}" if task else name
 
     def instantiate_trainer(self, **kwargs: Any) -> pl.Trainer:

@@ -2,12 +2,14 @@
 dissipative variant dx/dt = J∇H_θ(x) − ∇D_θ(x) (Sosanya & Greydanus 2022)."""
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
 from torch import Tensor
 
 from hnn.integrators.fields import hamiltonian_gradient, hamiltonian_vector_field
 from hnn.models.base import DynamicsModel, TrainOn
-from hnn.nn import EnergyNet, SeparableEnergyNet
+from hnn.nn import EnergyNet, RayleighDissipation, SeparableEnergyNet
 
 __all__ = ["HNN", "DissipativeHNN"]
 
@@ -82,11 +84,16 @@ class HNN(DynamicsModel):
 
 
 class DissipativeHNN(HNN):
-    """Dissipative HNN: dx/dt = J∇H_θ(x) − ∇D_θ(x), with a learned Rayleigh-type dissipation D_θ(x).
+    """Dissipative HNN: dx/dt = J∇H_θ(x) − ∇D_θ(x), a learned energy H_θ plus a learned dissipation D_θ.
 
-    ``hamiltonian(x)`` is the conservative energy H_θ only; ``dissipation(x)`` is D_θ. For a damped oscillator
-    with friction force −γ·p, D = γ p²/2 is exact (−∇D = [0, −γp]). Integrate it with field-based methods
-    (rk4, dopri5, ...): it is not a Hamiltonian flow, so symplectic integrators do not apply.
+    ``dissipation="rayleigh"`` (default): D = ½ pᵀ R p with a learned positive semi-definite R = L Lᵀ (a Rayleigh
+    dissipation function), so −∇D = [0, −R p] is friction on the momenta: it only removes energy and has
+    dim²/4 parameters. ``dissipation="mlp"``: D_θ(x) is a free scalar MLP as in Sosanya & Greydanus 2022; with
+    a free D the field J∇H − ∇D can represent any 2-d vector field (Helmholtz decomposition), so it is as
+    unconstrained as the baseline and can fit noise as "dissipation".
+
+    ``hamiltonian(x)`` is the conservative energy H_θ only; ``dissipation(x)`` is D_θ. Integrate it with
+    field-based methods (rk4, dopri5, ...): it is not a Hamiltonian flow, so symplectic integrators do not apply.
     """
 
     dissipative = True
@@ -98,6 +105,7 @@ class DissipativeHNN(HNN):
         depth: int = 2,
         activation: str = "tanh",
         separable: bool = False,
+        dissipation: Literal["rayleigh", "mlp"] = "rayleigh",
         train_on: TrainOn = "derivatives",
         integrator: str = "rk4",
         integrator_dt: float | None = None,
@@ -109,12 +117,23 @@ class DissipativeHNN(HNN):
         super().__init__(dim, hidden_dim, depth, activation, separable, train_on, integrator, integrator_dt, lr,
                          weight_decay, monitor_rollouts, monitor_horizon)
         self.save_hyperparameters()
-        self.dissipation_net = EnergyNet(dim, width=hidden_dim, depth=depth, activation=activation)
+        if dissipation == "rayleigh":
+            self.dissipation_net: torch.nn.Module = RayleighDissipation(dim)
+        elif dissipation == "mlp":
+            self.dissipation_net = EnergyNet(dim, width=hidden_dim, depth=depth, activation=activation)
+        else:
+            raise ValueError(f"unknown dissipation {dissipation!r}; choose one of ['rayleigh', 'mlp']")
 
     def dissipation(self, x: Tensor) -> Tensor:
         """D_θ(x): ``[..., dim] -> [...]``."""
         return self.dissipation_net(self.check_state(x))
 
+    def dissipation_gradient(self, x: Tensor) -> Tensor:
+        """∇D_θ(x) (closed form for the Rayleigh form, autograd for the MLP)."""
+        if isinstance(self.dissipation_net, RayleighDissipation):
+            return self.dissipation_net.gradient(x)
+        return hamiltonian_gradient(self.dissipation_net, x)
+
     def vector_field(self, x: Tensor) -> Tensor:
         """dx/dt = J∇H_θ(x) − ∇D_θ(x)."""
-        return self.conservative_field(x) - hamiltonian_gradient(self.dissipation_net, x)
+        return self.conservative_field(x) - self.dissipation_gradient(x)
