@@ -92,6 +92,7 @@ class DynamicsModel(pl.LightningModule):
         self._monitor_candidates: Tensor | None = None
         self.last_plot_path: str | None = None
         self.plot_dir: str | None = None  # where phase portraits go (default: <trainer.log_dir>/phase_portraits)
+        self._batch_size = 1
 
     # ------------------------------------------------------------------ dynamics API
     def vector_field(self, x: Tensor) -> Tensor:
@@ -150,6 +151,7 @@ class DynamicsModel(pl.LightningModule):
 
     def _loss(self, batch: Any, stage: str) -> Tensor:
         kind, a, b = self._unpack(batch)
+        self._batch_size = int(b.shape[0])  # what self.log weights epoch means by (t of a window batch is not it)
         train_on = self.hparams.train_on
         if stage == "train" and train_on == "rollout" and kind != "windows":
             raise ValueError("train_on='rollout' needs trajectory windows (t, x[B, window, dim]); "
@@ -176,12 +178,13 @@ class DynamicsModel(pl.LightningModule):
         trainer = self._trainer
         every = max(1, getattr(trainer, "log_every_n_steps", 1) or 1) if trainer is not None else 1
         if trainer is None or (self.global_step + 1) % every == 0:  # Lightning writes when (step+1) % every == 0
-            self.log("train_loss", loss, on_step=True, on_epoch=False, prog_bar=True)
+            self.log("train_loss", loss, on_step=True, on_epoch=False, prog_bar=True, batch_size=self._batch_size)
         return loss
 
     def validation_step(self, batch: Any, batch_idx: int) -> Tensor:
         loss = self._loss(batch, "val")
-        self.log("val_loss", loss, on_step=False, on_epoch=True, prog_bar=True, sync_dist=True)
+        self.log("val_loss", loss, on_step=False, on_epoch=True, prog_bar=True, sync_dist=True,
+                 batch_size=self._batch_size)
         if batch_idx == 0 and self._monitor_candidates is None and self.hparams.monitor_rollouts > 0:
             kind, a, b = self._unpack(batch)
             states = b[:, 0] if kind == "windows" else a
@@ -190,7 +193,7 @@ class DynamicsModel(pl.LightningModule):
 
     def test_step(self, batch: Any, batch_idx: int) -> Tensor:
         loss = self._loss(batch, "test")
-        self.log("test_loss", loss, on_step=False, on_epoch=True, sync_dist=True)
+        self.log("test_loss", loss, on_step=False, on_epoch=True, sync_dist=True, batch_size=self._batch_size)
         return loss
 
     def predict_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> Tensor:
