@@ -24,7 +24,6 @@ import argparse
 import math
 import os
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 
@@ -33,6 +32,7 @@ from torch import Tensor
 
 import hnn
 from hnn.integrators import ConvergenceError
+from hnn.io import atomic_save_figure
 from hnn.systems import HamiltonianSystem, get
 
 DEFAULT_OUT = os.path.join("results", "integrators.png")
@@ -112,20 +112,6 @@ def run_case(case: Case, periods: float, methods: tuple[str, ...] = METHODS) -> 
     return CaseResult(case, period, dt, times, exact_orbit, rollouts, energy_error, failures)
 
 
-def _save_png_atomically(fig, path: str, dpi: int) -> None:
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-integrators-", suffix=".png")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            fig.savefig(handle, format="png", dpi=dpi)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def per_period_max(error: Tensor, steps_per_period: int) -> tuple[Tensor, Tensor]:
     """(k, max of error over the steps of period k) for k = 1, 2, ...: the envelope of an oscillating error, which
     shows at a glance whether it stays bounded (symplectic) or grows (drift). A last partial period counts too."""
@@ -198,7 +184,7 @@ def draw(results: list[CaseResult], path: str, periods: float, dpi: int = 110) -
     fig.suptitle(f"hnn.integrate on two Hamiltonian systems, {periods:g} periods: non-symplectic methods drift "
                  "(Euler spirals out, backward Euler in), symplectic ones stay on the orbit", fontsize=13)
     fig.tight_layout(rect=(0, 0.06, 1, 0.96))
-    _save_png_atomically(fig, path, dpi)
+    atomic_save_figure(fig, path, dpi)
     plt.close(fig)
 
 

@@ -191,7 +191,7 @@ def test_a_run_killed_mid_write_leaves_last_ckpt_intact(tmp_path):
     assert out.returncode == -signal.SIGKILL, out.stderr.decode()
     assert good.read_bytes() == before  # the old checkpoint is untouched ...
     assert isinstance(hnn.load(good), HNN)  # ... and still loads
-    leftovers = [p for p in good.parent.iterdir() if p.name.startswith(".tmp-")]
+    leftovers = [p for p in good.parent.iterdir() if p.name.startswith(".") and p.name.endswith(".tmp")]
     assert len(leftovers) == 1  # the torn write stayed in a hidden temp file
     # and a completed atomic write replaces the file in one step
     AtomicCheckpointIO().save_checkpoint({"state_dict": {}, "marker": 7}, str(good))

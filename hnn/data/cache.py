@@ -19,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import time
 import warnings
 from collections.abc import Callable, Mapping
@@ -30,6 +29,8 @@ from typing import Any
 
 import torch
 from torch import Tensor
+
+from hnn.io import atomic_write_bytes
 
 __all__ = [
     "CACHE_FORMAT_VERSION",
@@ -68,24 +69,6 @@ def recipe_key(recipe: Mapping[str, Any]) -> str:
     """First 16 hex digits of SHA-256 of the canonical JSON of ``recipe`` (with the cache format version)."""
     payload = canonical_json({"cache_format_version": CACHE_FORMAT_VERSION, "recipe": dict(recipe)})
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:16]
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically: temp file in the same folder, flush + fsync, ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
 
 
 def _tensor_bytes(tensors: Mapping[str, Tensor]) -> bytes:

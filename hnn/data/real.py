@@ -23,7 +23,6 @@ split exactly: train = pairs 0..443, test = pairs 444..554 (the paper kept the 1
 """
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 from dataclasses import dataclass, field
@@ -31,6 +30,8 @@ from pathlib import Path
 
 import torch
 from torch import Tensor
+
+from hnn.io import sha256_of_file
 
 __all__ = [
     "ChecksumMismatchError",
@@ -120,15 +121,6 @@ def datasets_dir() -> Path:
     if env:
         return Path(env)
     return Path(__file__).resolve().parents[2] / "datasets"
-
-
-def sha256_of_file(path: str | os.PathLike) -> str:
-    """Hex SHA-256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def read_recording_file(path: str | os.PathLike, n_value_columns: int) -> tuple[Tensor, Tensor, Tensor]:

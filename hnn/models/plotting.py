@@ -1,30 +1,19 @@
 """Phase-portrait figure of learned rollouts (matplotlib, Agg backend, written atomically)."""
 from __future__ import annotations
 
-import os
-import tempfile
 from typing import Callable
 
 import torch
 from torch import Tensor
 
+from hnn.io import atomic_save_figure
+
 __all__ = ["phase_portrait", "save_figure"]
 
 
 def save_figure(fig, path: str, dpi: int = 100) -> str:
-    """Write ``fig`` to ``path`` (PNG) atomically: temp file in the same folder, then ``os.replace``."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".png")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            fig.savefig(handle, format="png", dpi=dpi)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    """Write ``fig`` to ``path`` as PNG atomically (see :func:`hnn.io.atomic_save_figure`); returns the path."""
+    return str(atomic_save_figure(fig, path, dpi=dpi))
 
 
 def phase_portrait(
