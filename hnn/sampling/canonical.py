@@ -1,13 +1,16 @@
 """States drawn from the canonical ensemble ρ(x) ∝ exp(−H(x)/T) of a Hamiltonian.
 
-exp(−H/T) must be normalisable on the state space.  Periodic coordinates (``periodic`` flags of
-an ``hnn.systems`` object, or given) are sampled on the line — H is 2π-periodic there, so the
-chain projected to the circle is a valid chain for the density on (−π, π] — and wrapped to
-(−π, π].  Every other coordinate needs a finite box ``domain`` (sampled through the smooth
-bijection x = a + (b − a)·σ(u), adding −log|dx/du| to the energy), unless the density is known
-to be normalisable: pass ``normalizable=True``, or use a ``hnn.systems`` system whose ensemble
-is known to be proper (oscillators: Gaussian; pendulums: periodic angles, quadratic momenta).
-Anything else raises ``ValueError`` before sampling.
+exp(−H/T) must be normalisable on the state space.  A periodic coordinate θ (``periodic`` flags of
+an ``hnn.systems`` object, or given) lives on the circle: it is sampled through a point
+u = (a, b) ∈ ℝ² with θ = atan2(b, a) ∈ (−π, π] and an extra factor exp(−|u|²/2) (Stan's
+unit-vector trick).  In polar coordinates du = r dr dθ, so the θ-marginal of
+exp(−H(θ, ·)/T − r²/2) is exactly exp(−H/T) on the circle, while the sampler sees a proper,
+U-turning density (on the line a periodic H would make NUTS trajectories run to max depth).
+Every other coordinate needs a finite box ``domain`` (sampled through the smooth bijection
+x = lo + (hi − lo)·σ(v), adding −log|dx/dv| to the energy), unless the density is known to be
+normalisable: pass ``normalizable=True``, or use a ``hnn.systems`` system whose ensemble is known
+to be proper (oscillators: Gaussian; pendulums: periodic angles, quadratic momenta).  Anything
+else raises ``ValueError`` before sampling.
 """
 from __future__ import annotations
 
@@ -29,7 +32,7 @@ SAMPLERS = ("nuts", "hmc")
 
 
 def _wrap_angle(x: Tensor) -> Tensor:
-    """Map angles to (−π, π]."""
+    """Map angles to (−π, π] (π − ((π − x) mod 2π))."""
     return math.pi - torch.remainder(math.pi - x, 2.0 * math.pi)
 
 
@@ -104,27 +107,38 @@ def sample_canonical(
             f"exp(-H/T) may not be normalisable: state coordinates {free} are neither periodic nor inside a finite "
             "domain. Pass domain=(low, high), periodic flags, or normalizable=True if you know the density is proper."
         )
-    use_box = bool(boxed.any())
+    use_box = bool((boxed & ~periodic_mask).any())
     scale = 1.0 / float(temperature)
     kw = {"dtype": dtype}
     if device is not None:
         kw["device"] = device
+    target_device = torch.device(kw.get("device", "cpu"))
+    box = (boxed & ~periodic_mask).to(target_device)
     if use_box:
         low_t, high_t = low.to(**kw), high.to(**kw)
-        box = boxed.to(kw.get("device", "cpu"))
         width = torch.where(box, high_t - low_t, torch.ones_like(low_t))
         base = torch.where(box, low_t, torch.zeros_like(low_t))
+    periodic_index = torch.nonzero(periodic_mask).flatten().to(target_device)
+    n_periodic = int(periodic_index.numel())
 
     def to_state(u: Tensor) -> Tensor:
-        if not use_box:
-            return u
-        return torch.where(box, base + width * torch.sigmoid(u), u)
+        """Sampler coordinates (…, dim + n_periodic) -> states (…, dim)."""
+        x = u[..., :dim]
+        if use_box:
+            x = torch.where(box, base + width * torch.sigmoid(x), x)
+        if n_periodic:
+            angle = _wrap_angle(torch.atan2(u[..., dim:], x[..., periodic_index]))  # atan2 may give −π
+            x = x.index_copy(-1, periodic_index, angle)
+        return x
 
     def energy(u: Tensor) -> Tensor:
         value = energy_fn(to_state(u)) * scale
-        if use_box:  # −log|dx/du| = −Σ log(w σ(u)(1 − σ(u)))
-            log_jac = torch.log(width) + torch.nn.functional.logsigmoid(u) + torch.nn.functional.logsigmoid(-u)
+        v = u[..., :dim]
+        if use_box:  # −log|dx/dv| = −Σ log(w σ(v)(1 − σ(v)))
+            log_jac = torch.log(width) + torch.nn.functional.logsigmoid(v) + torch.nn.functional.logsigmoid(-v)
             value = value - (log_jac * box).sum(-1)
+        if n_periodic:  # radial factor exp(−|u|²/2) of each circle point
+            value = value + 0.5 * (v[..., periodic_index].square() + u[..., dim:].square()).sum(-1)
         return value
 
     if initial is None:
@@ -134,20 +148,23 @@ def sample_canonical(
             initial = torch.zeros(chains, dim, **kw)
     else:
         initial = initial.to(**kw)
-        if use_box:
-            frac = ((initial - base) / width).clamp(1e-6, 1 - 1e-6)
-            initial = torch.where(box, torch.logit(frac), initial)
     if initial.dim() != 2 or initial.shape[1] != dim:
         raise ValueError(f"initial must have shape (chains, {dim}), got {tuple(initial.shape)}")
+    if not bool(torch.isfinite(initial).all()):
+        raise ValueError("initial contains non-finite values")
+    start = initial
+    if use_box:
+        frac = ((initial - base) / width).clamp(1e-6, 1 - 1e-6)
+        start = torch.where(box, torch.logit(frac), start)
+    if n_periodic:  # the angle θ as the unit-circle point (cos θ, sin θ)
+        theta = initial[:, periodic_index]
+        start = torch.cat([start.index_copy(-1, periodic_index, theta.cos()), theta.sin()], -1)
     draws = math.ceil(n / initial.shape[0]) * thin
     if sampler == "nuts":
-        # unwrapped periodic coordinates drift across periods: keep an identity mass for them
-        default_mass = "identity" if bool(periodic_mask.any()) else "diag"
-        mcmc = NUTS(energy, mass=sampler_options.pop("mass", default_mass), **sampler_options)
+        mcmc = NUTS(energy, mass=sampler_options.pop("mass", "diag"), **sampler_options)
     else:
         mcmc = HMC(energy, **sampler_options)
-    result = mcmc.sample(initial, num_samples=draws, num_warmup=num_warmup, generator=generator)
+    result = mcmc.sample(start, num_samples=draws, num_warmup=num_warmup, generator=generator)
     # interleave chains so that the first n states come from all chains
-    states = result.samples[:, ::thin].transpose(0, 1).reshape(-1, dim)
-    states = to_state(states)[:n]
-    return torch.where(periodic_mask.to(states.device), _wrap_angle(states), states)
+    states = result.samples[:, ::thin].transpose(0, 1).reshape(-1, start.shape[-1])
+    return to_state(states)[:n]
