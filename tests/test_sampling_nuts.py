@@ -224,3 +224,21 @@ def test_draws_follow_stan_selection_law(monkeypatch, case):
     diff_plain = stats_batched - expected_plain
     se_plain = diff_plain.std(0, ddof=1) / math.sqrt(chains)
     assert bool((np.abs(diff_plain.mean(0)) > 5 * se_plain).any()), (diff_plain.mean(0), se_plain)
+
+
+def test_efficiency_on_iid_gaussian_matches_stan_behaviour():
+    """Adapted NUTS on a 10-d standard Gaussian: Stan's NUTS takes ε ≈ 0.85, 4–6 leapfrog steps per draw,
+    gives antithetic draws of x (ESS > N) and ESS(x²) ≈ 0.45 N.  Measured here over seeds 0–5 (4 chains ×
+    1000 draws): min-over-coordinates ESS per post-warmup gradient 0.15–0.19 for x and 0.066–0.077 for x².
+    The bands below sit ~25% under the worst seed; a sampler that stops trees early or late, picks draws
+    near the start of the trajectory or adapts a poor step size drops out of them."""
+    dim = 10
+    init = torch.randn(4, dim, dtype=F64, generator=torch.Generator().manual_seed(7))
+    result = NUTS(lambda x: 0.5 * (x**2).sum(-1)).sample(init, num_samples=1000, num_warmup=300,
+                                                       generator=torch.Generator().manual_seed(8))
+    grads = result.num_grad_evals - result.num_warmup_grad_evals
+    steps = float(result.num_steps.double().mean())
+    assert 3.0 <= steps <= 8.0, steps
+    assert 0.6 <= float(result.step_size) <= 1.1, float(result.step_size)
+    assert float(ess(result.samples).min()) / grads >= 0.12
+    assert float(ess(result.samples**2).min()) / grads >= 0.05
