@@ -228,6 +228,7 @@ def test_bad_input_is_rejected_with_a_clear_message(tmp_path, capsys):
 
 
 # ------------------------------------------------------------------------------------------- end to end
+@pytest.mark.slow  # two Lightning trainings and three evaluations: ~20 s on an idle 2-core machine, minutes under load
 def test_quick_run_writes_table_figure_results_and_pretrained_files(tmp_path, capsys):
     out, export = tmp_path / "out", tmp_path / "pretrained"
     code = evaluate_script.main(["--quick", "--tasks", "spring", "--out", str(out), "--cache-dir",
@@ -254,6 +255,15 @@ def test_quick_run_writes_table_figure_results_and_pretrained_files(tmp_path, ca
         assert type(model) is cls and not model.training
         run = next(r for r in results["runs"] if f"{r['model']}_{r['task']}" == name)
         assert entry["metrics"]["test_mse"] == run["test_mse"]
+    # evaluating the exported files (--checkpoints) reproduces the numbers of the trained models
+    code = evaluate_script.main(["--quick", "--tasks", "spring", "--checkpoints", str(export), "--out",
+                                 str(tmp_path / "again"), "--cache-dir", str(tmp_path / "cache")])
+    assert code == 0
+    again = json.loads((tmp_path / "again" / "results.json").read_text())["runs"]
+    for first, second in zip(sorted(results["runs"], key=lambda r: r["model"]), sorted(again, key=lambda r: r["model"])):
+        assert second["test_mse"] == pytest.approx(first["test_mse"], rel=1e-6)
+        # same weights, starts and solver settings: the same rollouts up to round-off
+        assert second["energy_mse_paper"] == pytest.approx(first["energy_mse_paper"], rel=1e-6)
 
 
 # ------------------------------------------------------------------------------------------- shipped models

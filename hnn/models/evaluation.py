@@ -728,6 +728,8 @@ def export_pretrained(runs: Sequence[RunResult], directory: str | os.PathLike, c
         name = f"{run.model_kind}_{run.task}"
         full = read_checkpoint(run.checkpoint)
         slim = {k: full[k] for k in _SLIM_KEYS if k in full}
+        if isinstance(slim.get("datamodule_hyper_parameters"), dict):  # no machine-specific paths in shipped files
+            slim["datamodule_hyper_parameters"] = {**slim["datamodule_hyper_parameters"], "cache_dir": "datasets/cache"}
         target = directory / f"{name}.ckpt"
         atomic_torch_save(slim, target)
         reloaded = load(target)  # the shipped file must load (weights only) and hold the evaluated weights
@@ -868,6 +870,18 @@ def run_table1(
     start_all = time.perf_counter()
     tol = 1e-8 if quick else ROLLOUT_TOL
     seeds_of = {task: list((seeds_per_task or {}).get(task, seeds)) for task in tasks}
+    if checkpoints is not None:  # evaluate the seeds whose files are there (both models needed)
+        for task in tasks:
+            found = [{seed for seed, _ in load_checkpoint_runs(checkpoints, kind, task, seeds_of[task])}
+                     for kind in MODELS]
+            available = sorted(set.intersection(*found))
+            missing = sorted(set(seeds_of[task]) - set(available))
+            if not available:
+                raise FileNotFoundError(f"{checkpoints}: no seed of {task} has both a baseline and an HNN checkpoint")
+            if missing:
+                progress(f"{task}: no checkpoints for seed(s) {', '.join(map(str, missing))}; evaluating "
+                         f"{', '.join(map(str, available))}")
+            seeds_of[task] = available
     # two-body first: its 10k-step trainings are the longest units
     order = sorted(tasks, key=lambda task: task != "two_body")
     plan = [(task, kind, seed) for task in order for seed in seeds_of[task] for kind in MODELS]
