@@ -7,7 +7,9 @@ with μ = log(10 ε_0), γ = 0.05, t0 = 10, κ = 0.75.  It is vectorised over a 
 (one per temperature for parallel tempering); the statistic is pooled (averaged) across chains.
 
 Mass windows (Stan): an initial fast buffer (75), slow windows doubling from 25, a terminal fast
-buffer (50); the last slow window is stretched to the terminal buffer.  Windows are scaled down
+buffer (50); the last slow window is stretched to the terminal buffer.  With C chains pooled the
+samplers shrink these by √C (to at least 15 / 5 / 25, see ``MCMCSampler._buffers``), and start
+from a gradient-based metric guess (``base.initial_inverse_mass``) instead of the identity.  Windows are scaled down
 proportionally (15% / 75% / 10%) when the warmup is too short.  Each window's covariance is pooled
 across chains (Welford / Chan parallel update) and regularised towards 1e-3·I:
     Σ̂ = n/(n+5)·S + 1e-3·5/(n+5)·I.

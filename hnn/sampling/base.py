@@ -71,6 +71,17 @@ class Potential:
         return grad
 
 
+def initial_inverse_mass(force: Tensor, dense: bool) -> Tensor:
+    """Metric guess before any draw (as nutpie does): M⁻¹ᵢ = 1 / RMS over chains of ∂U/∂xᵢ at the
+    initial states — exactly σᵢ² for a Gaussian with variances σᵢ² started at unit scale.  Entries
+    that are not finite and positive (zero gradient) fall back to 1; the rest is clipped to
+    [1e-8, 1e8].  Diagonal, or its diagonal matrix for a dense metric; Stan's windows refine it."""
+    rms = force.detach().to(torch.float64).square().mean(0).sqrt()
+    inverse = torch.where(torch.isfinite(rms) & (rms > 0), 1.0 / rms, torch.ones_like(rms)).clamp(1e-8, 1e8)
+    inverse = inverse.to(force.dtype)
+    return torch.diag(inverse) if dense else inverse
+
+
 @dataclass
 class ChainState:
     """Per-chain position (batch, D), potential energy (batch,) and cached force ∂U/∂q (batch, D)."""
@@ -108,9 +119,10 @@ class MCMCSampler:
         adapt_mass: bool | None = None,
         gradient: EnergyFn | None = None,
         max_energy_error: float = 1000.0,
-        init_buffer: int = 75,
-        term_buffer: int = 50,
-        base_window: int = 25,
+        init_buffer: int | None = None,
+        term_buffer: int | None = None,
+        base_window: int | None = None,
+        initial_mass_from_gradient: bool = True,
     ) -> None:
         if not callable(energy):
             raise TypeError(f"energy must be a callable x -> energy per chain, got {type(energy).__name__}")
@@ -141,7 +153,11 @@ class MCMCSampler:
         if self.adapt_mass and not (isinstance(mass, str) and mass != "identity"):
             raise ValueError("adapt_mass=True needs mass='diag' or mass='dense'")
         self.max_energy_error = float(max_energy_error)
+        for name, value in (("init_buffer", init_buffer), ("term_buffer", term_buffer), ("base_window", base_window)):
+            if value is not None:
+                _check_int(name, value, 1 if name == "base_window" else 0)
         self.buffers = (init_buffer, term_buffer, base_window)
+        self.initial_mass_from_gradient = bool(initial_mass_from_gradient)
 
     # ------------------------------------------------------------------ set-up
     def _make_kinetic(self, dim: int, dtype: torch.dtype, device: torch.device) -> GaussianKinetic:
@@ -240,6 +256,14 @@ class MCMCSampler:
         kinetic = self._make_kinetic(dim, dtype, device)
         return self._loop(state, potential, kinetic, num_samples, num_warmup, generator, progress, initial.shape[1:])
 
+    def _buffers(self, chains: int) -> tuple[int, int, int]:
+        """Stan's (init, terminal, first slow window) = (75, 50, 25) for one chain.  Windows pool all
+        chains, so with C chains a window of 25/√C iterations holds ~25√C draws; the init and terminal
+        buffers (reaching the typical set, settling ε) shrink likewise, to at least (15, 25, 5)."""
+        shrink = math.sqrt(max(chains, 1))
+        defaults = (max(15, round(75 / shrink)), max(25, round(50 / shrink)), max(5, round(25 / shrink)))
+        return tuple(d if v is None else v for v, d in zip(self.buffers, defaults))
+
     def _initial_step_size(self, state, potential, kinetic, generator) -> float:
         if self.step_size is not None and not self.adapt_step_size:
             return self.step_size
@@ -254,13 +278,15 @@ class MCMCSampler:
         dtype, device = state.q.dtype, state.q.device
         t_start = time.perf_counter()
         adapt_step = self.adapt_step_size and num_warmup > 0
+        if self.adapt_mass and num_warmup > 0 and self.initial_mass_from_gradient:
+            kinetic.set_inverse_mass(initial_inverse_mass(state.force, kinetic.structure == "dense"))
         if adapt_step:
             eps0 = self._initial_step_size(state, potential, kinetic, generator)
         else:
             eps0 = self.step_size if self.step_size is not None else 0.1
         step = torch.tensor(eps0, dtype=dtype, device=device)
         averager = DualAveraging(step, self.target_accept) if adapt_step else None
-        schedule = WarmupSchedule.build(num_warmup, self.adapt_mass and num_warmup > 0, *self.buffers)
+        schedule = WarmupSchedule.build(num_warmup, self.adapt_mass and num_warmup > 0, *self._buffers(chains))
         estimator = PooledCovariance(dim, kinetic.structure == "dense", dtype, device) if schedule.window_ends else None
         warmup_divergences = torch.zeros((), dtype=torch.long, device=device)
         report_every = max(1, (num_warmup + num_samples) // 10)
