@@ -9,6 +9,8 @@ end velocities v⁻, v⁺ (v = ∇K(p)) is v⁻·ρ ≤ 0 or v⁺·ρ ≤ 0; as 
 the left half plus the first state of the right half and on the right half plus the last state
 of the left half, at every merge (inside subtrees too).  A subtree that turns or diverges
 (H − H₀ > max_energy_error or non-finite) is discarded and ends the tree.
+tests/test_sampling_nuts.py checks trees, step counts, divergences, acceptance statistics and the
+law of the draw against a recursive transcription of Stan's base_nuts.
 
 Chains run in lock step on one tensor: every chain builds its depth-d subtree (of 2^d leapfrog
 steps, in its own direction) at the same time, so the subtree is built iteratively leaf by leaf;
