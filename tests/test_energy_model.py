@@ -54,13 +54,12 @@ def test_training_step_leaves_parameter_grads_to_the_loss_only():
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    reason="known open problem (EBM training, issue 4 §3): 300 CD steps reach a held-out NLL of 3.54 nats, not the "
-    "< 3.2 this test demands; the learned density is still one blob. Kept running so a fix shows up as XPASS.",
-    strict=False,
-)
 def test_short_training_lowers_held_out_nll(tmp_path):
-    """300 CD steps on eight Gaussians: held-out NLL drops well below the uniform-box value log(64) ≈ 4.16."""
+    """300 CD steps on eight Gaussians: held-out NLL drops well below the uniform-box value log(64) ≈ 4.16.
+
+    The data's own entropy is log 8 + 1 + log(2π·0.2²) ≈ 1.70 nats; with the default sampler and optimiser
+    settings this run measured 2.39 (the previous defaults: 3.54, one blob).  2.8 leaves room for platform
+    differences while still demanding far more than a single blob over the ring."""
     import pytorch_lightning as pl
 
     pl.seed_everything(0)
@@ -71,7 +70,6 @@ def test_short_training_lowers_held_out_nll(tmp_path):
     trainer.fit(model, datamodule=data)
     initial_nll = math.log(64.0)
     nll = float(model._nll(data.test_x))
-    # the true density's entropy is ≈ log(8) + 1 + log(2π·0.04) ≈ 1.99 nats; a short run reaches < 3.2
-    assert nll < 3.2 < initial_nll, nll
+    assert nll < 2.8 < initial_nll, nll
     path = plot_energy_model(model, data.val_x, str(tmp_path / "ebm.png"), num_samples=200)
     assert (tmp_path / "ebm.png").stat().st_size > 10000 and path.endswith("ebm.png")
