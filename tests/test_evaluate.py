@@ -228,7 +228,7 @@ def test_bad_input_is_rejected_with_a_clear_message(tmp_path, capsys):
 
 
 # ------------------------------------------------------------------------------------------- end to end
-@pytest.mark.slow  # two Lightning trainings and three evaluations: ~20 s on an idle 2-core machine, minutes under load
+# two 40-step Lightning trainings and three evaluations at rtol 1e-8: ~10 s measured on a lightly loaded machine
 def test_quick_run_writes_table_figure_results_and_pretrained_files(tmp_path, capsys):
     out, export = tmp_path / "out", tmp_path / "pretrained"
     code = evaluate_script.main(["--quick", "--tasks", "spring", "--out", str(out), "--cache-dir",
@@ -295,3 +295,21 @@ def test_shipped_pretrained_files_are_what_the_manifest_says(tmp_path_factory):
                                      verbose=False)
         x, dxdt = data.pairs("test")
         assert derivative_mse(model, x, dxdt) == pytest.approx(entry["metrics"]["test_mse"], rel=1e-4), name
+
+
+def test_registered_pretrained_models_load_offline_and_match_the_shipped_files():
+    from hnn.models.pretrained import REGISTRY, available_pretrained, load_pretrained
+
+    manifest = _manifest()
+    assert set(available_pretrained()) == set(manifest["models"])
+    for name in available_pretrained():
+        entry = REGISTRY[name]
+        assert entry.checkpoint == manifest["models"][name]["file"]
+        assert (REPO / entry.config).is_file()
+        model = load_pretrained(name)
+        reference = hnn.load(PRETRAINED / entry.checkpoint)
+        assert type(model) is type(reference) and not model.training
+        for key, value in reference.state_dict().items():
+            assert torch.equal(model.state_dict()[key], value)
+    with pytest.raises(ValueError, match="unknown pretrained model 'hnn_springs'.*hnn_spring"):
+        load_pretrained("hnn_springs")

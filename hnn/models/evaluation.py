@@ -683,6 +683,7 @@ def _atomic_write_text(path: str | os.PathLike, text: str) -> None:
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
     try:
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; results and manifests are for everyone to read
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
             handle.flush()
