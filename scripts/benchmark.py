@@ -4,6 +4,7 @@
     python scripts/benchmark.py training      # train.py's path vs a plain PyTorch loop
     python scripts/benchmark.py sampling      # HMC/NUTS vs Pyro on a 100-d Gaussian
     python scripts/benchmark.py optimizers    # Hamiltonian optimizer vs Adam vs SGD
+    python scripts/benchmark.py rollout       # trained HNN rollout: hnn.integrate vs torchdiffeq
 
 Arguments after the benchmark's name go to that benchmark (``--help`` lists them).
 """
@@ -18,6 +19,7 @@ BENCHMARKS = {
     "training": "bench_training",
     "sampling": "bench_sampling",
     "optimizers": "bench_optimizers",
+    "rollout": "bench_rollout",
 }
 
 
