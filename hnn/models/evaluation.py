@@ -44,17 +44,17 @@ set: the configs hold out 10 % of it for validation monitors, which this table d
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import json
 import os
 import statistics
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import torch
+
+from hnn.io import atomic_write_text, sha256_of_file
 from torch import Tensor
 
 import hnn.integrators as _integrators
@@ -677,30 +677,8 @@ def plot_table_figure(path: str | os.PathLike, runs: dict[str, dict[str, RunResu
 
 
 # ---------------------------------------------------------------------------------------------------- outputs
-def _atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-")
-    try:
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; results and manifests are for everyone to read
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def _sha256(path: str | os.PathLike) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+_atomic_write_text = atomic_write_text
+_sha256 = sha256_of_file
 
 
 # keys of a Lightning checkpoint that a weights-only model file needs (hnn.load, load_from_checkpoint)
