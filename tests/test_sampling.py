@@ -387,3 +387,20 @@ def test_batched_warmup_is_cheap_on_an_ill_conditioned_gaussian():
     assert torch.allclose(result.inverse_mass, scales**2, rtol=0.3)
     # with an identity start ε ≈ 0.01 would force ~150 steps per warmup trajectory; here the mean is < 15
     assert result.num_warmup_grad_evals / 16 / 150 < 15
+
+
+def test_default_warmup_shrinks_with_pooled_chains():
+    """num_warmup omitted: Stan's 1000 for one chain, max(200, 1000/√C) for C chains (pooled adaptation);
+    the default run must still pass the moment and ESS checks on an ill-conditioned Gaussian."""
+    from hnn.sampling import default_num_warmup
+
+    assert [default_num_warmup(c) for c in (1, 4, 16, 25, 64, 512)] == [1000, 500, 250, 200, 200, 200]
+    with pytest.raises(ValueError, match="chains"):
+        default_num_warmup(0)
+    scales = torch.logspace(-2, 0, 10, dtype=F64)
+    energy = lambda z: 0.5 * ((z / scales) ** 2).sum(-1)  # noqa: E731
+    init = torch.randn(64, 10, dtype=F64, generator=gen(33))
+    result = NUTS(energy, mass="diag").sample(init, num_samples=100, generator=gen(34))
+    assert result.num_warmup == 200
+    check_moments(result.samples, torch.zeros(10, dtype=F64), scales**2)
+    assert result.divergences == 0
