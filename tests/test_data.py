@@ -122,6 +122,75 @@ def test_windows_never_span_a_gap():
     assert deviation < 1e-12
 
 
+def test_drop_gap_pairs_false_keeps_the_papers_pairs_with_the_actual_time_step():
+    """``drop_gap_pairs=False`` is the paper's experiment-real/data.py train set: every consecutive pair of the first
+    int(0.8 · 555) = 444 pairs, gap pairs included, forward-differenced over the actual (2–3 frame) interval."""
+    raw = _raw("real_pendulum")
+    n_pairs = len(raw) - 1
+    split = int(n_pairs * 0.8)
+    kept = load_recording("real_pendulum", val_fraction=0.0, drop_gap_pairs=False)
+    dropped = load_recording("real_pendulum", val_fraction=0.0)
+    assert kept.drop_gap_pairs is False and dropped.drop_gap_pairs is True
+    # The paper's split, computed from the raw file with numpy: x = rows 0..443, dx = (x[i+1] - x[i]) / (t[i+1] - t[i]).
+    paper_x = raw[:split, 2:4]
+    paper_dx = (raw[1:split + 1, 2:4] - raw[:split, 2:4]) / (raw[1:split + 1, 1] - raw[:split, 1])[:, None]
+    x, dxdt = kept.pairs("train")
+    assert kept.blocks["train"].pair_start.tolist() == list(range(split))
+    np.testing.assert_array_equal(x.numpy(), paper_x)
+    # Same float64 arithmetic on the same numbers; 1e-12 relative allows for a different operation order only.
+    np.testing.assert_allclose(dxdt.numpy(), paper_dx, rtol=1e-12, atol=1e-12)
+    # The 10 extra pairs are exactly the gap pairs (all in the train block), with Δt of 2 or 3 frames.
+    gap_starts = np.nonzero(np.diff(raw[:, 1]) > 1.5 / 6.0)[0]
+    assert len(gap_starts) == 10 and gap_starts.max() < split
+    extra = sorted(set(kept.blocks["train"].pair_start.tolist()) - set(dropped.blocks["train"].pair_start.tolist()))
+    assert extra == gap_starts.tolist()
+    frames = kept.pair_dt(torch.as_tensor(extra)).numpy() * 6.0
+    np.testing.assert_allclose(frames, np.round(frames), atol=1e-9)
+    assert set(np.round(frames).astype(int).tolist()) == {2, 3}
+    # The test block (no gaps) and the gap counts do not depend on the option.
+    assert torch.equal(kept.blocks["test"].pair_start, dropped.blocks["test"].pair_start)
+    assert kept.n_gap_pairs == dropped.n_gap_pairs == 10
+    assert kept.blocks["train"].n_gap_pairs == 10
+
+
+def test_windows_never_span_a_gap_even_when_gap_pairs_are_kept():
+    kept = load_recording("real_pendulum", drop_gap_pairs=False)
+    dropped = load_recording("real_pendulum")
+    for block in ("train", "val", "test"):
+        t_kept, x_kept, dev_kept = kept.windows(block, 4)
+        t_drop, x_drop, dev_drop = dropped.windows(block, 4)
+        assert torch.equal(x_kept, x_drop) and torch.equal(t_kept, t_drop) and dev_kept == dev_drop
+
+
+def test_datamodule_drop_gap_pairs_option():
+    kept = HamiltonianDataModule("real_pendulum", val_fraction=0.0, drop_gap_pairs=False, dtype="float64",
+                                 verbose=False)
+    dropped = HamiltonianDataModule("real_pendulum", val_fraction=0.0, dtype="float64", verbose=False)
+    assert dropped.drop_gap_pairs is True  # the default
+    assert kept.hparams["drop_gap_pairs"] is False  # saved with the data module's hyperparameters
+    x_kept, dxdt_kept = kept.pairs("train")
+    x_drop, _ = dropped.pairs("train")
+    assert x_kept.shape == (444, 2) and x_drop.shape == (434, 2)
+    reference_x, reference_dxdt = load_recording("real_pendulum", val_fraction=0.0, drop_gap_pairs=False).pairs("train")
+    assert torch.equal(x_kept, reference_x) and torch.equal(dxdt_kept, reference_dxdt)
+    assert torch.equal(kept.pairs("test")[1], dropped.pairs("test")[1])
+    assert kept.info["drop_gap_pairs"] is False and kept.info["n_pairs"]["train"] == 444
+    assert "kept" in kept.summary() and "dropped" in dropped.summary().split("spanning a gap")[1]
+    # The full-batch train loader serves the 444 pairs.
+    (bx, bdxdt), = list(kept.train_dataloader())
+    assert bx.shape == (444, 2) and torch.equal(bdxdt, dxdt_kept)
+
+
+def test_drop_gap_pairs_bad_input():
+    with pytest.raises(TypeError, match="drop_gap_pairs must be a bool"):
+        load_recording("real_pendulum", drop_gap_pairs="no")
+    with pytest.raises(TypeError, match="drop_gap_pairs must be a bool"):
+        HamiltonianDataModule("real_pendulum", drop_gap_pairs=0)
+    with pytest.raises(ValueError, match="drop_gap_pairs=False applies to recordings only"):
+        HamiltonianDataModule("spring", drop_gap_pairs=False)
+    HamiltonianDataModule("spring", drop_gap_pairs=True)  # the default is valid everywhere
+
+
 def test_double_pendulum_trial_boundary_and_gaps():
     raw = _raw("real_double_pendulum")
     same_trial = np.diff(raw[:, 0]) == 0

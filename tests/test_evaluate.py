@@ -162,6 +162,17 @@ def test_real_pendulum_protocol_is_one_rollout_over_the_test_block():
         assert float(protocol.energy(state)) == pytest.approx(2.4 * (1 - math.cos(q)) + p * p, rel=1e-12)
 
 
+def test_evaluation_data_is_the_train_split_the_model_was_trained_on():
+    """The train MSE is computed on the pairs the model saw: a run trained with ``drop_gap_pairs=False`` (the
+    paper's real-pendulum recipe, 444 train pairs) is evaluated on 444 pairs, not on the default 434."""
+    trained = {"seed": 0, "val_fraction": 0.0, "drop_gap_pairs": False, "task": "real_pendulum", "batch_size": None}
+    data = ev._evaluation_datamodule("real_pendulum", trained, cache_dir=None)
+    assert data.drop_gap_pairs is False and data.pairs("train")[0].shape == (444, 2)
+    assert data.pairs("train")[0].dtype == torch.float64
+    default = ev._evaluation_datamodule("real_pendulum", {"seed": 0, "val_fraction": 0.0}, cache_dir=None)
+    assert default.pairs("train")[0].shape == (434, 2)  # checkpoints saved before the option: gap pairs dropped
+
+
 def test_physical_protocol_starts_from_the_test_trajectories(tmp_path):
     from hnn.data import HamiltonianDataModule
 

@@ -175,6 +175,10 @@ class HamiltonianDataModule(pl.LightningDataModule):
             cuts Lightning's per-epoch overhead (validation, checkpointing) for full-batch training on tiny data.
         shuffle: shuffle the train split each pass (mini-batch mode only; a full batch needs no order).
         n_trajectories: override the recipe's number of trajectories (simulated tasks; ``None`` = the paper's).
+        drop_gap_pairs: recordings only — drop the consecutive-sample pairs that span a dropped frame (default) or
+            keep them with their forward difference over the actual, longer Δt (``False``: the paper's recipe;
+            see :mod:`hnn.data.real`). Windows never span a dropped frame either way. ``False`` on a simulated task
+            raises ``ValueError`` (there are no dropped frames).
         verbose: print a line to stderr when a dataset is generated (and per chunk for the long three-body run).
 
     After construction: ``dim`` (state dimension), ``system`` (ground truth ``hnn.systems`` object; for
@@ -196,6 +200,7 @@ class HamiltonianDataModule(pl.LightningDataModule):
         passes_per_epoch: int = 1,
         shuffle: bool = True,
         n_trajectories: int | None = None,
+        drop_gap_pairs: bool = True,
         verbose: bool = True,
     ) -> None:
         super().__init__()
@@ -224,6 +229,8 @@ class HamiltonianDataModule(pl.LightningDataModule):
             raise TypeError(f"shuffle must be a bool, got {type(shuffle).__name__}")
         if not isinstance(verbose, bool):
             raise TypeError(f"verbose must be a bool, got {type(verbose).__name__}")
+        if not isinstance(drop_gap_pairs, bool):
+            raise TypeError(f"drop_gap_pairs must be a bool, got {type(drop_gap_pairs).__name__} ({drop_gap_pairs!r})")
         self.save_hyperparameters()
 
         self.task = task
@@ -238,6 +245,7 @@ class HamiltonianDataModule(pl.LightningDataModule):
         self.passes_per_epoch = passes_per_epoch
         self.shuffle = shuffle
         self.verbose = verbose
+        self.drop_gap_pairs = drop_gap_pairs
 
         self.recipe: SimulationRecipe | None = None
         self.recording = RECORDINGS.get(task)
@@ -246,6 +254,9 @@ class HamiltonianDataModule(pl.LightningDataModule):
             if n_trajectories is not None:
                 _check_int("n_trajectories", n_trajectories, 2)
                 recipe = recipe.with_options(n_trajectories=n_trajectories)  # validates the split sizes
+            if not drop_gap_pairs:
+                raise ValueError(f"drop_gap_pairs=False applies to recordings only; {task!r} is simulated on an even "
+                                 "time grid (no dropped frames)")
             if window > recipe.n_points:
                 raise ValueError(f"window={window} exceeds the {recipe.n_points} points per trajectory of {task!r}")
             self.recipe = recipe
@@ -323,7 +334,7 @@ class HamiltonianDataModule(pl.LightningDataModule):
                              train_trajectories=train_idx.tolist(), val_trajectories=val_idx.tolist(),
                              test_trajectories=test_idx.tolist())
         else:
-            recorded = load_recording(self.task, val_fraction=self.val_fraction)
+            recorded = load_recording(self.task, val_fraction=self.val_fraction, drop_gap_pairs=self.drop_gap_pairs)
             self._recorded = recorded
             splits = {}
             for name in SPLITS:
@@ -346,6 +357,7 @@ class HamiltonianDataModule(pl.LightningDataModule):
             self.info.update(
                 file=str(recorded.path), nominal_dt=recorded.nominal_dt, n_pairs_total=recorded.n_pairs_total,
                 n_gap_pairs=recorded.n_gap_pairs, n_trial_boundary_pairs=recorded.n_trial_boundary_pairs,
+                drop_gap_pairs=self.drop_gap_pairs,
                 gap_pairs_per_split={k: b.n_gap_pairs for k, b in recorded.blocks.items()},
             )
         self.info["n_pairs"] = {k: int(s.pairs_x.shape[0]) for k, s in splits.items()}
@@ -457,9 +469,11 @@ class HamiltonianDataModule(pl.LightningDataModule):
                          f"{self.recipe.noise_std:g}, seed {self.seed}; cache {'hit' if self.info['cache_hit'] else 'miss'}"
                          f" ({self.info['load_seconds']:.2f} s) {cache}")
         else:
+            gap_fate = ("dropped" if self.drop_gap_pairs
+                        else "kept (forward difference over the longer interval, the paper's recipe)")
             lines.append(f"{self.recording.filename}: {self.info['n_pairs_total']} consecutive pairs, "
-                         f"{self.info['n_gap_pairs']} dropped for spanning a gap (> 1.5 x {self.info['nominal_dt']:.4g} s), "
-                         f"{self.info['n_trial_boundary_pairs']} for crossing trials")
+                         f"{self.info['n_gap_pairs']} spanning a gap (> 1.5 x {self.info['nominal_dt']:.4g} s) "
+                         f"{gap_fate}, {self.info['n_trial_boundary_pairs']} dropped for crossing trials")
         lines.append(f"pairs {self.info['n_pairs']}" + (f", windows {self.info['n_windows']}"
                                                          if self.mode == "windows" else ""))
         return "\n".join(lines)

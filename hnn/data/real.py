@@ -8,18 +8,23 @@ Time derivatives are forward differences over the *actual* time between consecut
 
     dx/dt[i] ≈ (x[i+1] − x[i]) / (t[i+1] − t[i])      attached to the left sample x[i]
 
-exactly as the paper's ``experiment-real/data.py`` does. Unlike the paper, a pair of consecutive samples is dropped
-(and counted) when
+exactly as the paper's ``experiment-real/data.py`` does. A pair of consecutive samples is dropped (and counted) when
 
 - it spans a dropped frame: ``t[i+1] − t[i] > gap_factor × nominal_dt`` (``nominal_dt`` = median interval within
   trials, ``gap_factor`` = 1.5 by default — intervals in these files are 1×, 2×, 3×... the frame interval, or
-  jitter by ±3 % where the tracker rounded times to milliseconds), or
-- it crosses from one trial to the next (only the double pendulum has two trials).
+  jitter by ±3 % where the tracker rounded times to milliseconds) and ``drop_gap_pairs=True`` (the default; not in
+  the paper: a forward difference over 2–3 frames is a coarser derivative estimate than the others). With
+  ``drop_gap_pairs=False`` such pairs are kept, their forward difference taken over the actual, longer Δt — the
+  paper's recipe (``real_pend_h_1.txt`` has 10 of them, all in the train block); or
+- it crosses from one trial to the next (only the double pendulum has two trials; always dropped).
+
+:meth:`RecordedData.windows` never spans a dropped frame whatever ``drop_gap_pairs`` (windows share one time grid).
 
 Train/test split (the paper's, "test block is the last part of the recording"): over the ``P`` consecutive-sample
 pairs in file order, the test block is pairs ``[int(P · (1 − test_fraction)), P)`` and the train block is everything
 before it; gap pairs are then dropped inside each block. For ``real_pend_h_1.txt`` (P = 555) this is the paper's
-split exactly: train = pairs 0..443, test = pairs 444..554 (the paper kept the 10 gap pairs; we drop them).
+split exactly: train = pairs 0..443, test = pairs 444..554 (the paper kept the 10 gap pairs, all in the train block:
+``drop_gap_pairs=False`` reproduces its train set exactly; the default drops them).
 """
 from __future__ import annotations
 
@@ -157,12 +162,14 @@ class RecordedBlock:
     """A contiguous block of a recording (train, val or test).
 
     ``rows`` are the recording's sample indices covered by the block (a block of pairs ``[a, b)`` covers samples
-    ``a..b``); ``pair_start`` are the indices ``i`` of the *kept* pairs ``(i, i+1)`` in the block (gap pairs and
-    trial-crossing pairs removed).
+    ``a..b``); ``pair_start`` are the indices ``i`` of the *kept* pairs ``(i, i+1)`` in the block (trial-crossing
+    pairs removed, and gap pairs unless the recording was loaded with ``drop_gap_pairs=False``);
+    ``gap_free_pair_start`` are the pairs that span neither a gap nor a trial boundary (what windows are cut from).
     """
 
     rows: Tensor  # [R_block] int64, sample indices (contiguous)
     pair_start: Tensor  # [P_kept] int64
+    gap_free_pair_start: Tensor  # [P_gap_free] int64
     n_gap_pairs: int
     n_trial_boundary_pairs: int
 
@@ -179,6 +186,7 @@ class RecordedData:
     nominal_dt: float
     gap_factor: float
     test_fraction: float
+    drop_gap_pairs: bool
     is_gap_pair: Tensor  # [R-1] bool: consecutive samples of one trial more than gap_factor·nominal_dt apart
     is_trial_boundary_pair: Tensor  # [R-1] bool: consecutive samples from different trials
     blocks: dict[str, RecordedBlock] = field(default_factory=dict)
@@ -220,7 +228,7 @@ class RecordedData:
         if window < 2:
             raise ValueError(f"window must be >= 2, got {window}")
         kept = torch.zeros(self.n_pairs_total, dtype=torch.bool)
-        kept[self.blocks[block].pair_start] = True
+        kept[self.blocks[block].gap_free_pair_start] = True
         # a window starting at sample i needs the window-1 pairs i .. i+window-2 all kept
         n_starts = self.n_pairs_total - (window - 1) + 1
         nominal_grid = torch.arange(window, dtype=torch.float64) * self.nominal_dt
@@ -262,9 +270,14 @@ def load_recording(
     test_fraction: float = 0.2,
     val_fraction: float = 0.0,
     gap_factor: float = 1.5,
+    drop_gap_pairs: bool = True,
     verify_checksum: bool = True,
 ) -> RecordedData:
     """Load a shipped recording, verify its checksum, mark gap pairs and cut train/val/test blocks.
+
+    ``drop_gap_pairs``: drop the pairs that span a dropped frame from :meth:`RecordedData.pairs` (default) or keep
+    them with their forward difference over the actual, longer Δt (``False``: the paper's recipe). Windows never
+    span a gap either way.
 
     ``data_dir`` is the folder holding the recording files (default ``datasets/schmidt_lipson_2009``). The test block
     is the last ``test_fraction`` of the consecutive-sample pairs (the paper: 0.2); the val block, when
@@ -278,6 +291,8 @@ def load_recording(
     _check_fraction("val_fraction", val_fraction)
     if not isinstance(gap_factor, (int, float)) or not gap_factor > 1.0:
         raise ValueError(f"gap_factor must be a number > 1 (multiple of the nominal frame interval), got {gap_factor!r}")
+    if not isinstance(drop_gap_pairs, bool):
+        raise TypeError(f"drop_gap_pairs must be a bool, got {type(drop_gap_pairs).__name__} ({drop_gap_pairs!r})")
     recording = RECORDINGS[task]
     folder = Path(data_dir) if data_dir is not None else datasets_dir() / RECORDING_SUBDIR
     path = folder / recording.filename
@@ -305,7 +320,8 @@ def load_recording(
     nominal_dt = float(dt[same_trial].median())
     is_gap = same_trial & (dt > gap_factor * nominal_dt)
     is_boundary = ~same_trial
-    kept = ~(is_gap | is_boundary)
+    gap_free = ~(is_gap | is_boundary)
+    kept = gap_free if drop_gap_pairs else ~is_boundary
 
     data = RecordedData(
         recording=recording,
@@ -316,6 +332,7 @@ def load_recording(
         nominal_dt=nominal_dt,
         gap_factor=float(gap_factor),
         test_fraction=float(test_fraction),
+        drop_gap_pairs=drop_gap_pairs,
         is_gap_pair=is_gap,
         is_trial_boundary_pair=is_boundary,
     )
@@ -331,6 +348,7 @@ def load_recording(
         data.blocks[name] = RecordedBlock(
             rows=torch.arange(a, b + 1) if b > a else torch.zeros(0, dtype=torch.int64),
             pair_start=pair_range[kept[a:b]],
+            gap_free_pair_start=pair_range[gap_free[a:b]],
             n_gap_pairs=int(is_gap[a:b].sum()),
             n_trial_boundary_pairs=int(is_boundary[a:b].sum()),
         )

@@ -379,7 +379,7 @@ def _evaluation_datamodule(task: str, data_hparams: dict[str, Any], cache_dir: s
     """A float64 twin of the training data module (same task, seed, split) for evaluation."""
     from hnn.data import HamiltonianDataModule
 
-    keep = ("seed", "val_fraction", "n_trajectories")
+    keep = ("seed", "val_fraction", "n_trajectories", "drop_gap_pairs")  # the train split as trained on
     kwargs = {k: data_hparams[k] for k in keep if data_hparams.get(k) is not None}
     data = HamiltonianDataModule(task=task, dtype="float64", cache_dir=cache_dir, verbose=False, **kwargs)
     data.setup("test")
