@@ -63,7 +63,8 @@ def _read_metrics(path: Path) -> list[dict[str, str]]:
 
 # ---------------------------------------------------------------------------------------------- the main path
 def test_train_script_logs_checkpoints_plots_and_summarises(tmp_path, cache_dir, capsys):
-    code = _train_script().main(_small(tmp_path, cache_dir, steps=4, logger=True))
+    # the default config takes 10 full-batch steps per batch, _small makes 2 batches an epoch: 40 steps = 2 epochs
+    code = _train_script().main(_small(tmp_path, cache_dir, steps=40, logger=True))
     out = capsys.readouterr().out
     assert code == 0
     run_dir = tmp_path / "runs" / "hnn_spring" / "version_0"
@@ -212,6 +213,56 @@ def test_nan_loss_stops_training_naming_the_step_and_last_good_checkpoint(tmp_pa
 
 
 # ---------------------------------------------------------------------------------------------- variants
+def _fit_weights(cache_dir: Path, steps_per_batch: int, max_steps: int, **data_kwargs) -> tuple[int, torch.Tensor]:
+    data = HamiltonianDataModule(task="spring", cache_dir=str(cache_dir), passes_per_epoch=3, verbose=False,
+                                 **data_kwargs)
+    torch.manual_seed(0)
+    model = HNN(dim=2, hidden_dim=16, steps_per_batch=steps_per_batch, monitor_rollouts=0)
+    trainer = pl.Trainer(max_steps=max_steps, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                         enable_model_summary=False, limit_val_batches=0, inference_mode=False)
+    trainer.fit(model, datamodule=data)
+    return trainer.global_step, torch.cat([p.detach().flatten() for p in model.parameters()])
+
+
+def test_steps_per_batch_takes_the_same_steps_as_one_step_per_batch(cache_dir):
+    """k full-batch steps per Lightning batch = the same Adam steps: identical weights, bit for bit (same ops
+    in the same order), and max_steps counts optimizer steps even when it is not a multiple of k."""
+    steps_1, weights_1 = _fit_weights(cache_dir, 1, 23)
+    steps_10, weights_10 = _fit_weights(cache_dir, 10, 23)
+    assert steps_1 == steps_10 == 23
+    assert torch.equal(weights_1, weights_10)
+
+
+def test_steps_per_batch_refuses_mini_batches_and_bad_values(cache_dir):
+    with pytest.raises(ValueError, match="full-batch training.*mini-batches of 32"):
+        _fit_weights(cache_dir, 4, 8, batch_size=32)
+    for bad in (0, -1, 2.5, True):
+        with pytest.raises(ValueError, match="steps_per_batch"):
+            HNN(dim=2, steps_per_batch=bad)
+
+
+def test_nan_guard_sees_every_step_with_steps_per_batch(tmp_path, cache_dir):
+    """With k steps per batch, a loss that turns NaN inside a batch still stops training at that step."""
+    data = HamiltonianDataModule(task="spring", cache_dir=str(cache_dir), passes_per_epoch=1)
+
+    class PoisonedHNN(HNN):
+        def derivative_loss(self, x, dxdt):
+            loss = super().derivative_loss(x, dxdt)
+            return loss * float("nan") if self.trainer.global_step == 13 else loss
+
+    trainer = pl.Trainer(
+        max_steps=40, logger=False, enable_progress_bar=False, enable_model_summary=False, inference_mode=False,
+        default_root_dir=tmp_path, plugins=[AtomicCheckpointIO()], limit_val_batches=0,
+        callbacks=[ModelCheckpoint(dirpath=tmp_path / "ckpt", save_top_k=1, save_last=True), FiniteLossGuard()])
+    model = PoisonedHNN(dim=2, hidden_dim=8, monitor_rollouts=0, steps_per_batch=5)
+    last = tmp_path / "ckpt" / "last.ckpt"
+    with pytest.raises(NonFiniteLossError, match=f"loss became nan at step 13 .*Last good checkpoint: {last}"):
+        trainer.fit(model, datamodule=data)
+    saved = torch.load(last, weights_only=True)
+    assert saved["global_step"] == 10  # end of epoch 2 (one batch of 5 steps per epoch), before the NaN
+    assert all(torch.isfinite(v).all() for v in saved["state_dict"].values())
+
+
 def test_rollout_training_and_inference_mode_validation_through_the_cli(tmp_path, cache_dir):
     result = run_training(_small(tmp_path, cache_dir, "--model.init_args.train_on", "rollout",
                                  "--data.init_args.mode", "windows", "--data.init_args.window", "3",
@@ -231,6 +282,49 @@ def test_two_process_cpu_ddp(tmp_path, cache_dir):
     assert "4 steps" in out.stdout
     last = tmp_path / "runs" / "hnn_spring" / "version_0" / "checkpoints" / "last.ckpt"
     assert last.is_file() and isinstance(hnn.load(last), HNN)
+
+
+_DDP_STEPS_SCRIPT = """
+import sys, warnings
+warnings.filterwarnings("ignore")
+import torch, pytorch_lightning as pl
+from hnn.data.datamodule import DeviceBatches
+from hnn.models import HNN
+
+class RankData(pl.LightningDataModule):  # a different full batch on each rank
+    def train_dataloader(self):
+        g = torch.Generator().manual_seed(100 + self.trainer.global_rank)
+        x, y = torch.randn(64, 2, generator=g), torch.randn(64, 2, generator=g)
+        return DeviceBatches((x, y), (), batch_size=None, shuffle=False, passes=5)
+
+class Save(pl.Callback):
+    def on_train_end(self, trainer, model):
+        weights = torch.cat([p.detach().flatten() for p in model.parameters()])
+        torch.save(weights, f"w{trainer.global_rank}_k{sys.argv[1]}.pt")
+
+if __name__ == "__main__":
+    torch.manual_seed(0)
+    model = HNN(dim=2, hidden_dim=8, monitor_rollouts=0, steps_per_batch=int(sys.argv[1]))
+    pl.Trainer(accelerator="cpu", devices=2, strategy="ddp", max_steps=12, logger=False, enable_checkpointing=False,
+               enable_progress_bar=False, enable_model_summary=False, inference_mode=False,
+               callbacks=[Save()]).fit(model, RankData())
+"""
+
+
+@pytest.mark.slow
+def test_ddp_synchronises_gradients_with_steps_per_batch(tmp_path):
+    """Ranks see different data; if every manual_backward all-reduces, both ranks end with the same weights,
+    and k = 4 steps per batch gives exactly the weights of k = 1."""
+    script = tmp_path / "ddp_steps.py"
+    script.write_text(_DDP_STEPS_SCRIPT)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "WANDB_MODE": "disabled"}
+    for k in (1, 4):
+        out = subprocess.run([sys.executable, str(script), str(k)], capture_output=True, text=True, timeout=600,
+                             env=env, cwd=tmp_path)
+        assert out.returncode == 0, out.stderr[-3000:]
+    w = {name: torch.load(tmp_path / f"{name}.pt", weights_only=True) for name in ("w0_k1", "w1_k1", "w0_k4", "w1_k4")}
+    assert torch.equal(w["w0_k1"], w["w1_k1"]) and torch.equal(w["w0_k4"], w["w1_k4"])
+    assert torch.equal(w["w0_k1"], w["w0_k4"])  # without the all-reduce the two ranks would drift apart
 
 
 def test_wandb_mode_is_offline_unless_the_user_configured_otherwise(tmp_path, monkeypatch):

@@ -58,6 +58,14 @@ class DynamicsModel(pl.LightningModule):
             the phase portrait (0 disables both).
         monitor_horizon: rollout length of those monitors in time units (``None``: two periods of the data's
             ground-truth system, else the span of its validation trajectories, else 10).
+        steps_per_batch: optimizer steps taken on each batch (default 1). For full-batch training, where every
+            batch is the whole data set, ``k > 1`` gives the same sequence of Adam steps (the same weights) while
+            Lightning's per-batch machinery (batch fetch, batch hooks, logging, progress bar, checkpoint and
+            validation checks) runs once per k steps: on the paper's small models a step takes ~9 ms and that
+            machinery ~0.5-1 ms. Each step still goes through Lightning's backward and optimizer-step hooks
+            (``manual_backward``/``optimizer.step()``, so callbacks such as the NaN guard see every step);
+            ``trainer.global_step`` and ``max_steps`` count optimizer steps, while ``log_every_n_steps``, epochs
+            and validation intervals count batches. Needs full-batch data (``data.batch_size: null``).
     """
 
     separable: bool = False
@@ -73,6 +81,7 @@ class DynamicsModel(pl.LightningModule):
         weight_decay: float = 0.0,
         monitor_rollouts: int = 8,
         monitor_horizon: float | None = None,
+        steps_per_batch: int = 1,
     ) -> None:
         super().__init__()
         if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:
@@ -87,10 +96,16 @@ class DynamicsModel(pl.LightningModule):
             raise ValueError(f"monitor_rollouts must be an int >= 0, got {monitor_rollouts!r}")
         if monitor_horizon is not None:
             _check_positive("monitor_horizon", monitor_horizon)
+        if isinstance(steps_per_batch, bool) or not isinstance(steps_per_batch, int) or steps_per_batch < 1:
+            raise ValueError(f"steps_per_batch must be an int >= 1, got {steps_per_batch!r}")
+        # k > 1: the optimizer steps are taken in training_step (Lightning's manual optimization)
+        self.steps_per_batch = steps_per_batch
+        self.automatic_optimization = steps_per_batch == 1
         self.dim = dim
         self._monitor: dict[str, Any] | None = None
         self._monitor_candidates: Tensor | None = None
         self.last_plot_path: str | None = None
+        self._figures: Any = None  # BackgroundFigureWriter, created with the first phase portrait
         self.plot_dir: str | None = None  # where phase portraits go (default: <trainer.log_dir>/phase_portraits)
         self._batch_size = 1
 
@@ -170,8 +185,15 @@ class DynamicsModel(pl.LightningModule):
                              f"serves states of dimension {data_dim}, but {type(self).__name__} was built with "
                              f"dim={self.dim}. Let the data set the model's dim (scripts/train.py links them) or "
                              "pick a checkpoint trained on this task.")
+        k = self.steps_per_batch
+        if stage == "fit" and k > 1 and getattr(datamodule, "batch_size", None) is not None:
+            raise ValueError(f"steps_per_batch={k} takes {k} optimizer steps on each batch, which is meant for "
+                             f"full-batch training, but the data module serves mini-batches of "
+                             f"{datamodule.batch_size}; set data.batch_size: null or model steps_per_batch: 1")
 
     def training_step(self, batch: Any, batch_idx: int) -> Tensor:
+        if not self.automatic_optimization:
+            return self._training_steps(batch)
         loss = self._loss(batch, "train")
         # self.log costs tens of µs; full-batch steps on tiny data take ~1 ms, so log only on the steps the
         # loggers actually write (every trainer.log_every_n_steps) instead of every step
@@ -179,6 +201,22 @@ class DynamicsModel(pl.LightningModule):
         every = max(1, getattr(trainer, "log_every_n_steps", 1) or 1) if trainer is not None else 1
         if trainer is None or (self.global_step + 1) % every == 0:  # Lightning writes when (step+1) % every == 0
             self.log("train_loss", loss, on_step=True, on_epoch=False, prog_bar=True, batch_size=self._batch_size)
+        return loss
+
+    def _training_steps(self, batch: Any) -> Tensor:
+        """``steps_per_batch`` optimizer steps on one (full) batch, each through Lightning's backward and
+        optimizer-step hooks; stops early at ``trainer.max_steps``. Logs the last step's loss."""
+        optimizer = self.optimizers()
+        max_steps = self.trainer.max_steps if self._trainer is not None else -1
+        for _ in range(self.steps_per_batch):
+            loss = self._loss(batch, "train")
+            optimizer.zero_grad()
+            self.manual_backward(loss)
+            optimizer.step()
+            if 0 <= max_steps <= self.trainer.global_step:
+                break
+        loss = loss.detach()
+        self.log("train_loss", loss, on_step=True, on_epoch=False, prog_bar=True, batch_size=self._batch_size)
         return loss
 
     def validation_step(self, batch: Any, batch_idx: int) -> Tensor:
@@ -306,17 +344,41 @@ class DynamicsModel(pl.LightningModule):
             self._plot_phase_portrait(monitor, pred)
 
     def _plot_phase_portrait(self, monitor: dict[str, Any], pred: Tensor) -> None:
-        from hnn.models.plotting import phase_portrait  # matplotlib only when plotting
+        """Evaluate the portrait's data here (model calls), draw and write the PNG on a worker thread.
+
+        Drawing takes ~0.1-0.2 s per figure, a dozen full-batch steps of a small model; the worker overlaps it
+        with training. Finished figures are logged to wandb (with the step they show) at the next validation and
+        when the stage ends (``teardown``), which also waits for the last one.
+        """
+        from hnn.models.plotting import BackgroundFigureWriter, draw_phase_portrait, phase_portrait_data
 
         folder = self.plot_dir or os.path.join(self.trainer.log_dir or self.trainer.default_root_dir,
                                                "phase_portraits")
         path = os.path.join(folder, f"epoch{self.current_epoch:05d}_step{self.global_step:07d}.png")
-        energy = monitor["energy"]
         title = f"{type(self).__name__} — epoch {self.current_epoch}, step {self.global_step}"
         field = self.vector_field if self.dim == 2 else None
-        phase_portrait(path, monitor["t"], pred, monitor["truth"], energy=energy, field=field, title=title)
-        self.last_plot_path = path
-        for logger in self.loggers:
-            log_image = getattr(logger, "log_image", None)
-            if callable(log_image) and type(logger).__name__ == "WandbLogger":
-                log_image(key="phase_portrait", images=[path], step=self.global_step)
+        data = phase_portrait_data(monitor["t"], pred, monitor["truth"], energy=monitor["energy"], field=field,
+                                   title=title)
+        if self._figures is None:
+            self._figures = BackgroundFigureWriter()
+        self._log_finished_figures()
+        self._figures.submit(draw_phase_portrait, path, data, tag=self.global_step)
+
+    def _log_finished_figures(self, wait: bool = False) -> None:
+        """Record (``last_plot_path``) and send to wandb the phase portraits the worker has written."""
+        figures = self._figures
+        if figures is None:
+            return
+        for step, path in figures.finished(wait=wait):
+            self.last_plot_path = path
+            for logger in (self.loggers if self._trainer is not None else []):
+                log_image = getattr(logger, "log_image", None)
+                if callable(log_image) and type(logger).__name__ == "WandbLogger":
+                    log_image(key="phase_portrait", images=[path], step=step)
+
+    def teardown(self, stage: str) -> None:
+        """End of fit/validate/test: wait for the last phase portrait and log it."""
+        figures = self._figures
+        if figures is not None:
+            self._log_finished_figures(wait=True)
+            figures.close()

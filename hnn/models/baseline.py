@@ -29,9 +29,10 @@ class BaselineMLP(DynamicsModel):
         weight_decay: float = 0.0,
         monitor_rollouts: int = 8,
         monitor_horizon: float | None = None,
+        steps_per_batch: int = 1,
     ) -> None:
         super().__init__(dim, train_on, integrator, integrator_dt, lr, weight_decay, monitor_rollouts,
-                         monitor_horizon)
+                         monitor_horizon, steps_per_batch)
         self.save_hyperparameters()
         self.net = MLP(dim, dim, width=hidden_dim, depth=depth, activation=activation)
 

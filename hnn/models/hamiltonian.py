@@ -38,9 +38,10 @@ class HNN(DynamicsModel):
         weight_decay: float = 0.0,
         monitor_rollouts: int = 8,
         monitor_horizon: float | None = None,
+        steps_per_batch: int = 1,
     ) -> None:
         super().__init__(dim, train_on, integrator, integrator_dt, lr, weight_decay, monitor_rollouts,
-                         monitor_horizon)
+                         monitor_horizon, steps_per_batch)
         self.save_hyperparameters()
         if not isinstance(separable, bool):
             raise TypeError(f"separable must be a bool, got {type(separable).__name__}")
@@ -113,9 +114,10 @@ class DissipativeHNN(HNN):
         weight_decay: float = 0.0,
         monitor_rollouts: int = 8,
         monitor_horizon: float | None = None,
+        steps_per_batch: int = 1,
     ) -> None:
         super().__init__(dim, hidden_dim, depth, activation, separable, train_on, integrator, integrator_dt, lr,
-                         weight_decay, monitor_rollouts, monitor_horizon)
+                         weight_decay, monitor_rollouts, monitor_horizon, steps_per_batch)
         self.save_hyperparameters()
         if dissipation == "rayleigh":
             self.dissipation_net: torch.nn.Module = RayleighDissipation(dim)
