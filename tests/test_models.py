@@ -142,13 +142,43 @@ def test_no_grad_and_inference_mode_match_grad_mode_and_keep_no_graph(cls):
     x = torch.randn(8, 2, dtype=torch.float64)
     t = torch.linspace(0, 1, 6, dtype=torch.float64)
     ref_field, ref_roll = model.vector_field(x).detach(), model.rollout(x, t).detach()
+    # Without grad mode an HNN's ∇H comes from explicit backpropagation (MLP.input_gradient) instead of autograd:
+    # the same products in float64, but tanh as 2σ(2a) − 1 on the CPU and a different summation order, so the
+    # two agree to a few ulp, not bit for bit (rtol 1e-13 is ~500 ulp of headroom over 5 RK4 steps).
+    exact = cls is BaselineMLP
+    match = (lambda a, b: torch.equal(a, b)) if exact else (lambda a, b: torch.allclose(a, b, rtol=1e-13, atol=1e-15))
     with torch.no_grad():
         field, roll = model.vector_field(x), model.rollout(x, t)
     assert not field.requires_grad and not roll.requires_grad
-    assert torch.equal(field, ref_field) and torch.equal(roll, ref_roll)
+    assert match(field, ref_field) and match(roll, ref_roll)
     with torch.inference_mode():
         field, roll = model.vector_field(x), model.rollout(x, t)
-    assert torch.equal(field, ref_field) and torch.equal(roll, ref_roll)
+    assert match(field, ref_field) and match(roll, ref_roll)
+
+
+@pytest.mark.parametrize("activation", ["tanh", "sigmoid", "softplus", "sin", "relu", "silu", "gelu"])
+@pytest.mark.parametrize("depth", [0, 1, 3])
+def test_mlp_input_gradient_is_the_autograd_gradient(activation, depth):
+    """Explicit backpropagation vs autograd in float64, with non-zero biases and inputs spread widely enough to
+    reach tanh/sigmoid saturation and softplus's linear branch (|a| > 20). Equal to 1e-13 relative (rounding of
+    a few products of width 7); activations without a closed form here return None (callers use autograd)."""
+    torch.manual_seed(depth)
+    net = MLP(3, 1, width=7, depth=depth, activation=activation, init="default").double()
+    for module in net.layers:
+        if isinstance(module, torch.nn.Linear) and module.bias is not None:
+            torch.nn.init.normal_(module.bias, std=8.0)
+    x = 10.0 * torch.randn(5, 4, 3, dtype=torch.float64)
+    reference = _autograd_grad(lambda z: net(z).squeeze(-1), x)
+    gradient = net.input_gradient(x)
+    if activation in ("silu", "gelu"):
+        assert gradient is None
+        return
+    assert gradient.shape == x.shape and not gradient.requires_grad
+    assert torch.allclose(gradient, reference, rtol=1e-13, atol=1e-13 * float(reference.abs().max()))
+    assert MLP(3, 2, width=7, depth=depth, activation=activation).input_gradient(x.float()) is None  # not scalar
+    # float32 (the CPU tanh as 2σ(2a) − 1 included) against the float64 reference: float32 round-off, 1e-5
+    single = net.float().input_gradient(x.float()).double()
+    assert torch.allclose(single, reference, rtol=1e-5, atol=1e-5 * float(reference.abs().max()))
 
 
 @pytest.mark.parametrize("cls", ALL_MODELS)

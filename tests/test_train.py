@@ -233,6 +233,34 @@ def test_steps_per_batch_takes_the_same_steps_as_one_step_per_batch(cache_dir):
     assert torch.equal(weights_1, weights_10)
 
 
+class _ScheduledHNN(HNN):
+    """An HNN with a per-epoch and a per-step LR schedule (what LightningCLI's --lr_scheduler injects)."""
+
+    def configure_optimizers(self):
+        optimizer = torch.optim.Adam(self.parameters(), lr=1e-2)
+        return [optimizer], [torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.5),
+                             {"scheduler": torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=0.97),
+                              "interval": "step", "frequency": 2}]
+
+
+def test_steps_per_batch_steps_lr_schedulers_like_automatic_optimization(cache_dir):
+    """Epochs of 20 optimizer steps either way (k = 1: 20 batches; k = 5: 4 batches): the per-step and per-epoch
+    schedules must step at the same optimizer steps, so weights and final learning rate are identical."""
+    weights, lrs = [], []
+    for k, batches_per_epoch in ((1, 20), (5, 4)):
+        data = HamiltonianDataModule(task="spring", cache_dir=str(cache_dir), passes_per_epoch=batches_per_epoch,
+                                     verbose=False)
+        torch.manual_seed(0)
+        model = _ScheduledHNN(dim=2, hidden_dim=16, steps_per_batch=k, monitor_rollouts=0)
+        trainer = pl.Trainer(max_steps=60, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                             enable_model_summary=False, limit_val_batches=0, inference_mode=False)
+        trainer.fit(model, datamodule=data)
+        weights.append(torch.cat([p.detach().flatten() for p in model.parameters()]))
+        lrs.append(trainer.optimizers[0].param_groups[0]["lr"])
+    assert lrs[0] == lrs[1] == pytest.approx(1e-2 * 0.97**30 * 0.5**3)  # 30 per-step decays, 3 epoch halvings
+    assert torch.equal(weights[0], weights[1])
+
+
 def test_steps_per_batch_refuses_mini_batches_and_bad_values(cache_dir):
     with pytest.raises(ValueError, match="full-batch training.*mini-batches of 32"):
         _fit_weights(cache_dir, 4, 8, batch_size=32)

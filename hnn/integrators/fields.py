@@ -38,9 +38,11 @@ def _check_energy(H: Tensor, x: Tensor) -> None:
 def hamiltonian_gradient(hamiltonian: Hamiltonian, x: Tensor, create_graph: bool | None = None) -> Tensor:
     """∇H(x) by autograd, same shape as ``x``.
 
-    ``create_graph=None`` keeps the graph iff grad mode is enabled (training through a rollout). Otherwise the
-    gradient is taken on a detached clone inside ``inference_mode(False)`` + ``enable_grad`` and returned without a
-    graph, so this works under ``torch.no_grad()`` and ``torch.inference_mode()`` alike.
+    ``create_graph=None`` keeps the graph iff grad mode is enabled (training through a rollout). Otherwise, if
+    ``hamiltonian`` has ``input_gradient(x)`` (hnn's energy networks: explicit backpropagation, see
+    :meth:`hnn.nn.MLP.input_gradient`) and it returns a tensor, that is ∇H; else the gradient is taken on a
+    detached clone inside ``inference_mode(False)`` + ``enable_grad``. Either way it is returned without a graph,
+    so this works under ``torch.no_grad()`` and ``torch.inference_mode()`` alike.
     """
     if _keep_graph(create_graph):
         xg = x if x.requires_grad else x.detach().requires_grad_(True)
@@ -48,6 +50,11 @@ def hamiltonian_gradient(hamiltonian: Hamiltonian, x: Tensor, create_graph: bool
         _check_energy(H, x)
         (g,) = torch.autograd.grad(H.sum(), xg, create_graph=True, allow_unused=True)
         return torch.zeros_like(x) if g is None else g
+    input_gradient = getattr(hamiltonian, "input_gradient", None)
+    if callable(input_gradient):
+        g = input_gradient(x.detach())
+        if g is not None:
+            return g
     with torch.inference_mode(False), torch.enable_grad():
         xg = x.detach().clone().requires_grad_(True)
         H = hamiltonian(xg)

@@ -213,11 +213,34 @@ class DynamicsModel(pl.LightningModule):
             optimizer.zero_grad()
             self.manual_backward(loss)
             optimizer.step()
+            self._step_lr_schedulers("step")
             if 0 <= max_steps <= self.trainer.global_step:
                 break
         loss = loss.detach()
         self.log("train_loss", loss, on_step=True, on_epoch=False, prog_bar=True, batch_size=self._batch_size)
         return loss
+
+    def _step_lr_schedulers(self, interval: str) -> None:
+        """What Lightning's automatic optimization does with the configured LR schedulers, for k > 1: step those
+        of this ``interval`` ("step": per optimizer step, "epoch": per epoch) every ``frequency`` of them."""
+        for config in self.trainer.lr_scheduler_configs:
+            if config.interval != interval:
+                continue
+            count = self.trainer.global_step if interval == "step" else self.current_epoch + 1
+            if count % config.frequency:
+                continue
+            if config.reduce_on_plateau:
+                metric = self.trainer.callback_metrics.get(config.monitor)
+                if metric is None:
+                    raise ValueError(f"the ReduceLROnPlateau scheduler monitors {config.monitor!r}, which has not "
+                                     f"been logged; logged: {sorted(self.trainer.callback_metrics)}")
+                config.scheduler.step(metric)
+            else:
+                config.scheduler.step()
+
+    def on_train_epoch_end(self) -> None:
+        if not self.automatic_optimization:
+            self._step_lr_schedulers("epoch")
 
     def validation_step(self, batch: Any, batch_idx: int) -> Tensor:
         loss = self._loss(batch, "val")

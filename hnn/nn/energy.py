@@ -28,6 +28,10 @@ class EnergyNet(nn.Module):
         """``x [..., dim] -> E [...]``."""
         return self.mlp(x).squeeze(-1)
 
+    def input_gradient(self, x: Tensor) -> Tensor | None:
+        """∇E(x) without autograd (see :meth:`hnn.nn.MLP.input_gradient`), or None if not available."""
+        return self.mlp.input_gradient(x)
+
 
 class SeparableEnergyNet(nn.Module):
     """H_θ(x) = T_θ(p) + V_θ(q) for x = [q, p] with q, p of size ``dim // 2``."""

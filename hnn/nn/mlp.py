@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Callable
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 __all__ = ["MLP", "ACTIVATIONS", "INITS", "make_activation"]
@@ -36,6 +37,28 @@ INITS = ("orthogonal", "default")
 class _Sine(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         return torch.sin(x)
+
+
+def _tanh_(a: Tensor) -> Tensor:
+    """tanh, in place. On the CPU as 2σ(2a) − 1: torch.sigmoid is several times faster there than torch.tanh
+    (torch 2.13, AVX-512, 4096x200 float32: 0.8-1.0 ms for these four in-place passes vs 2.2-2.5 ms for
+    torch.tanh). The identity is exact; rounding differs by at most a few ulp of 1."""
+    if a.device.type == "cpu":
+        return a.mul_(2.0).sigmoid_().mul_(2.0).sub_(1.0)
+    return a.tanh_()
+
+
+# For MLP.input_gradient: name -> (σ applied in place to the pre-activation a, g ⊙ σ'(a) from (g, a, h = σ(a)),
+# whether that needs a). The products are autograd's own fused backward kernels. Activations missing here (gelu,
+# elu, silu) fall back to autograd.
+_ACTIVATION_AND_SLOPE: dict[str, tuple[Callable[[Tensor], Tensor], Callable[[Tensor, Tensor | None, Tensor], Tensor], bool]] = {
+    "tanh": (_tanh_, lambda g, a, h: torch.ops.aten.tanh_backward(g, h), False),
+    "sigmoid": (torch.sigmoid_, lambda g, a, h: torch.ops.aten.sigmoid_backward(g, h), False),
+    "relu": (torch.relu_, lambda g, a, h: torch.ops.aten.threshold_backward(g, h, 0), False),
+    # nn.Softplus's defaults: beta 1, linear above the threshold 20
+    "softplus": (lambda a: F.softplus(a), lambda g, a, h: torch.ops.aten.softplus_backward(g, a, 1.0, 20.0), True),
+    "sin": (lambda a: torch.sin(a), lambda g, a, h: g * torch.cos(a), True),
+}
 
 
 def make_activation(name: str) -> nn.Module:
@@ -85,6 +108,7 @@ class MLP(nn.Module):
             raise ValueError(f"unknown init {init!r}; choose one of {list(INITS)}")
         make_activation(activation)  # validate the name before building anything
         self.in_features, self.out_features = in_features, out_features
+        self.activation = activation
         layers: list[nn.Module] = []
         size = in_features
         for _ in range(depth):
@@ -106,3 +130,36 @@ class MLP(nn.Module):
                 f"MLP expects inputs with last dimension {self.in_features}, got shape {tuple(x.shape)}"
             )
         return self.layers(x)
+
+    def input_gradient(self, x: Tensor) -> Tensor | None:
+        """∇ₓy(x) of a scalar-output MLP by explicit backpropagation, without autograd and without a graph.
+
+        With a_k = W_k h_{k-1} + b_k, h_k = σ(a_k) and y = w_outᵀ h_depth:
+
+            ∇ₓy = W_1ᵀ (σ'(a_1) ⊙ W_2ᵀ (σ'(a_2) ⊙ ... W_depthᵀ (σ'(a_depth) ⊙ w_out)))
+
+        The same matrix products autograd would run, minus its bookkeeping and its kernels for saving and
+        re-reading intermediate tensors. Returns ``None`` when this network cannot (``out_features != 1``, or an
+        activation without a closed-form derivative here: gelu, elu, silu); callers then use autograd.
+        Computed under ``torch.no_grad()``: for evaluation and rollouts, never for training.
+        """
+        entry = _ACTIVATION_AND_SLOPE.get(self.activation)
+        if self.out_features != 1 or entry is None:
+            return None
+        if x.shape[-1] != self.in_features:
+            raise ValueError(
+                f"MLP expects inputs with last dimension {self.in_features}, got shape {tuple(x.shape)}"
+            )
+        act, slope, needs_pre_activation = entry
+        linears = [m for m in self.layers if isinstance(m, nn.Linear)]
+        with torch.no_grad():
+            h, saved = x, []
+            for linear in linears[:-1]:
+                a = F.linear(h, linear.weight, linear.bias)
+                pre = a if needs_pre_activation else None  # those activations work out of place
+                h = act(a)
+                saved.append((pre, h))
+            g = linears[-1].weight[0].expand(h.shape)
+            for linear, (pre, out) in zip(reversed(linears[:-1]), reversed(saved)):
+                g = slope(g, pre, out) @ linear.weight
+            return g.expand(x.shape).clone() if not linears[:-1] else g
