@@ -53,7 +53,12 @@ def test_mlp_shapes_init_and_energy_head_has_no_bias():
     # orthogonal init: a square weight satisfies WᵀW = I (to float32 round-off, 1e-5)
     w = linears[1].weight.detach()
     assert torch.allclose(w.T @ w, torch.eye(8), atol=1e-5)
-    assert all(torch.count_nonzero(l.bias) == 0 for l in linears)
+    # biases keep nn.Linear's default U(±1/√fan_in), as the paper's code (nn_models.MLP) leaves them
+    for l in linears:
+        bound = 1.0 / math.sqrt(l.in_features)
+        assert torch.count_nonzero(l.bias) == l.out_features and float(l.bias.abs().max()) <= bound
+    zero = MLP(3, 5, width=8, depth=3, init="orthogonal_zero_bias")
+    assert all(torch.count_nonzero(l.bias) == 0 for l in zero.modules() if isinstance(l, torch.nn.Linear))
     assert mlp(torch.randn(4, 7, 3)).shape == (4, 7, 5)
     energy = EnergyNet(4, width=8)
     assert energy.mlp.layers[-1].bias is None

@@ -4,7 +4,8 @@
 
     h_0 = x,   h_k = σ(W_k h_{k-1} + b_k)  for k = 1..depth,   y = W_out h_depth (+ b_out)
 
-with orthogonal weight initialisation and zero biases (as in Greydanus et al. 2019). Energy heads (a scalar
+with orthogonal weights and PyTorch's default biases U(±1/√fan_in), as the HNN paper's code initialises its MLP
+(Greydanus et al. 2019, ``nn_models.MLP``: ``orthogonal_`` on the weights only). Energy heads (a scalar
 H, V, T or D) are built with ``bias_out=False``: an additive constant never changes ∇H, so its bias would get no
 gradient at all, which also trips DDP's unused-parameter check.
 """
@@ -31,7 +32,7 @@ ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
     "sin": lambda: _Sine(),
 }
 
-INITS = ("orthogonal", "default")
+INITS = ("orthogonal", "orthogonal_zero_bias", "default")
 
 
 class _Sine(nn.Module):
@@ -86,7 +87,8 @@ class MLP(nn.Module):
         depth: number of hidden layers (the paper uses 2).
         activation: name from :data:`ACTIVATIONS` (default ``"tanh"``, the paper's choice).
         bias_out: whether the output layer has a bias (``False`` for energy heads, see the module docstring).
-        init: ``"orthogonal"`` (orthogonal weights, zero biases) or ``"default"`` (PyTorch's default).
+        init: ``"orthogonal"`` (orthogonal weights, PyTorch's default biases: the paper's code),
+            ``"orthogonal_zero_bias"`` (orthogonal weights, zero biases) or ``"default"`` (PyTorch's default).
     """
 
     def __init__(
@@ -116,11 +118,11 @@ class MLP(nn.Module):
             size = width
         layers.append(nn.Linear(size, out_features, bias=bias_out))
         self.layers = nn.Sequential(*layers)
-        if init == "orthogonal":
+        if init in ("orthogonal", "orthogonal_zero_bias"):
             for module in self.layers:
                 if isinstance(module, nn.Linear):
                     nn.init.orthogonal_(module.weight)
-                    if module.bias is not None:
+                    if module.bias is not None and init == "orthogonal_zero_bias":
                         nn.init.zeros_(module.bias)
 
     def forward(self, x: Tensor) -> Tensor:
