@@ -40,20 +40,11 @@ class _Sine(nn.Module):
         return torch.sin(x)
 
 
-def _tanh_(a: Tensor) -> Tensor:
-    """tanh, in place. On the CPU as 2σ(2a) − 1: torch.sigmoid is several times faster there than torch.tanh
-    (torch 2.13, AVX-512, 4096x200 float32: 0.8-1.0 ms for these four in-place passes vs 2.2-2.5 ms for
-    torch.tanh). The identity is exact; rounding differs by at most a few ulp of 1."""
-    if a.device.type == "cpu":
-        return a.mul_(2.0).sigmoid_().mul_(2.0).sub_(1.0)
-    return a.tanh_()
-
-
 # For MLP.input_gradient: name -> (σ applied in place to the pre-activation a, g ⊙ σ'(a) from (g, a, h = σ(a)),
 # whether that needs a). The products are autograd's own fused backward kernels. Activations missing here (gelu,
 # elu, silu) fall back to autograd.
 _ACTIVATION_AND_SLOPE: dict[str, tuple[Callable[[Tensor], Tensor], Callable[[Tensor, Tensor | None, Tensor], Tensor], bool]] = {
-    "tanh": (_tanh_, lambda g, a, h: torch.ops.aten.tanh_backward(g, h), False),
+    "tanh": (torch.tanh_, lambda g, a, h: torch.ops.aten.tanh_backward(g, h), False),  # (see _tanh_input_gradient)
     "sigmoid": (torch.sigmoid_, lambda g, a, h: torch.ops.aten.sigmoid_backward(g, h), False),
     "relu": (torch.relu_, lambda g, a, h: torch.ops.aten.threshold_backward(g, h, 0), False),
     # nn.Softplus's defaults: beta 1, linear above the threshold 20
@@ -154,6 +145,8 @@ class MLP(nn.Module):
             )
         act, slope, needs_pre_activation = entry
         linears = [m for m in self.layers if isinstance(m, nn.Linear)]
+        if self.activation == "tanh" and len(linears) > 1:
+            return _tanh_input_gradient(linears, x)
         with torch.no_grad():
             h, saved = x, []
             for linear in linears[:-1]:
@@ -165,3 +158,34 @@ class MLP(nn.Module):
             for linear, (pre, out) in zip(reversed(linears[:-1]), reversed(saved)):
                 g = slope(g, pre, out) @ linear.weight
             return g.expand(x.shape).clone() if not linears[:-1] else g
+
+
+def _tanh_input_gradient(linears: list[nn.Linear], x: Tensor) -> Tensor:
+    """``MLP.input_gradient`` for tanh layers, written with s_k = σ(2a_k) so that h_k = tanh(a_k) = 2s_k − 1.
+
+    The affine maps absorb the factors: u_1 = 2W_1 x + 2b_1 and, for k ≥ 2, u_k = 2a_k = 4W_k s_{k-1} +
+    2(b_k − W_k 1), with s_k = σ(u_k); y = w_outᵀ(2s_L − 1). Backward: ∂y/∂s_L = 2w_out,
+    ∂y/∂u_k = ∂y/∂s_k ⊙ s_k(1 − s_k) (autograd's fused sigmoid_backward kernel) and ∂y/∂s_{k-1} = ∂y/∂u_k U_k,
+    ∂y/∂x = ∂y/∂u_1 U_1 with U_k the scaled weights. Exact algebra; per layer one in-place σ and one backward
+    kernel on the [batch, width] activations, where tanh, its backward and 2σ(2a) − 1 would take more passes
+    (on the CPU torch.sigmoid is also several times faster than torch.tanh: 0.34 ms vs 2.2-2.5 ms for
+    4096x200 float32 with torch 2.13 on AVX-512).
+    """
+    hidden = linears[:-1]
+    with torch.no_grad():
+        scaled, s, saved = [], x, []
+        for k, linear in enumerate(hidden):
+            weight = linear.weight * (2.0 if k == 0 else 4.0)
+            bias = None if linear.bias is None else linear.bias
+            if k == 0:
+                bias = None if bias is None else 2.0 * bias
+            else:
+                shift = -2.0 * linear.weight.sum(dim=1)
+                bias = shift if bias is None else 2.0 * bias + shift
+            s = F.linear(s, weight, bias).sigmoid_()
+            scaled.append(weight)
+            saved.append(s)
+        g = (2.0 * linears[-1].weight[0]).expand(s.shape)
+        for weight, s_k in zip(reversed(scaled), reversed(saved)):
+            g = torch.ops.aten.sigmoid_backward(g, s_k) @ weight
+        return g
