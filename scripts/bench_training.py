@@ -151,9 +151,14 @@ def main(argv: list[str] | None = None) -> int:
     tw, tc = med["train"]
     print(f"train.py total incl. start-up, data setup and logger start: {statistics.median(totals):.2f} s (median)")
     verdict = lambda ok: "met" if ok else "NOT met"  # noqa: E731
-    print(f"goal: train.py path within 5 % of the plain loop -> wall {verdict(tw <= 1.05 * pw)} "
-          f"({100 * (tw - pw) / pw:+.1f} % median, {100 * (best['train'] - best['plain']) / best['plain']:+.1f} % "
-          f"best run), CPU {verdict(tc <= 1.05 * pc)} ({100 * (tc - pc) / pc:+.1f} % median)")
+    nw, nc = med["noval"]
+    print(f"goal (the issue's setting: logging, progress bar and checkpointing on; the same work as the plain loop): "
+          f"within 5 % -> wall {verdict(nw <= 1.05 * pw)} ({100 * (nw - pw) / pw:+.1f} % median), "
+          f"CPU {verdict(nc <= 1.05 * pc)} ({100 * (nc - pc) / pc:+.1f} % median)")
+    print(f"with train.py's validation monitors as well (4 validations: val loss, energy-drift rollouts, phase "
+          f"portraits; work the plain loop does not do): wall {100 * (tw - pw) / pw:+.1f} % median, "
+          f"{100 * (best['train'] - best['plain']) / best['plain']:+.1f} % best run, CPU {100 * (tc - pc) / pc:+.1f} % "
+          f"median -> {'within' if tw <= 1.05 * pw else 'over'} 5 %")
     if load > 0.5 * (os.cpu_count() or 1):
         print(f"note: load average {load:.1f} on {os.cpu_count()} CPUs — other processes shared the machine, so wall "
               "times are noisy (see the ranges); the CPU-time columns are the steadier comparison")
