@@ -34,7 +34,6 @@ import math
 import os
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -43,6 +42,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from hnn.io import atomic_write_text
 from hnn.optim import HamiltonianOptimizer, InverseSqrtLR, hamiltonian_loss
 
 REG_STRENGTH = 1e-4  # λ of Algorithm 2 (= the paper's Adam weight decay for spring and pendulum)
@@ -416,17 +416,7 @@ def _json_safe(value: Any) -> Any:
 
 
 def _write_json_atomically(path: str, payload: dict[str, Any]) -> None:
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".bench_optimizers.", suffix=".json")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump(_json_safe(payload), handle, indent=2)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write_text(path, json.dumps(_json_safe(payload), indent=2))
 
 
 # ---------------------------------------------------------------------------------------------------------------

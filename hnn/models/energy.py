@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 
 import pytorch_lightning as pl
 import torch
 from torch import Tensor
 
+from hnn.io import atomic_save_figure
 from hnn.nn import MLP
 from hnn.sampling import HMC
 
@@ -179,15 +179,8 @@ def plot_energy_model(model: EnergyModel, data: Tensor, path: str, title: str = 
         ax.set_ylim(-extent, extent)
     fig.suptitle(f"EnergyModel on {title}" if title else "EnergyModel")
     fig.tight_layout()
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".png", dir=folder)
-    os.close(fd)
     try:
-        fig.savefig(tmp, dpi=110)
-        os.replace(tmp, path)
+        atomic_save_figure(fig, path, dpi=110)
     finally:
         plt.close(fig)
-        if os.path.exists(tmp):
-            os.remove(tmp)
     return path
