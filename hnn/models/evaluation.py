@@ -54,7 +54,7 @@ from typing import Any, Callable, Sequence
 
 import torch
 
-from hnn.io import atomic_write_text, sha256_of_file
+from hnn.io import atomic_save_figure, atomic_write_text, sha256_of_file
 from torch import Tensor
 
 import hnn.integrators as _integrators
@@ -605,8 +605,6 @@ def plot_table_figure(path: str | os.PathLike, runs: dict[str, dict[str, RunResu
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    from hnn.models.plotting import save_figure
-
     tasks = [t for t in TASKS if t in runs]
     row_height = 3.7
     fig = Figure(figsize=(16.0, row_height * len(tasks) + 0.7))
@@ -673,7 +671,7 @@ def plot_table_figure(path: str | os.PathLike, runs: dict[str, dict[str, RunResu
                  f"seed {', '.join(map(str, seeds))} models, {ROLLOUT_METHOD} at rtol = atol = {tol:g}",
                  fontsize=12)
     fig.tight_layout(rect=(0, 0, 1, 1 - 0.45 / (row_height * len(tasks) + 0.7)))
-    return save_figure(fig, os.fspath(path), dpi=90)
+    return str(atomic_save_figure(fig, path, dpi=90))
 
 
 # ---------------------------------------------------------------------------------------------------- outputs

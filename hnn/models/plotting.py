@@ -8,28 +8,7 @@ from torch import Tensor
 
 from hnn.io import atomic_save_figure
 
-__all__ = ["BackgroundFigureWriter", "draw_phase_portrait", "phase_portrait", "phase_portrait_data", "save_figure"]
-
-
-def save_figure(fig, path: str, dpi: int = 100) -> str:
-    """Write ``fig`` to ``path`` as PNG atomically (see :func:`hnn.io.atomic_save_figure`); returns the path."""
-    return str(atomic_save_figure(fig, path, dpi=dpi))
-
-
-def phase_portrait(
-    path: str,
-    t: Tensor,
-    pred: Tensor,
-    truth: Tensor | None = None,
-    energy: Callable[[Tensor], Tensor] | None = None,
-    field: Callable[[Tensor], Tensor] | None = None,
-    title: str = "",
-    max_curves: int = 6,
-) -> str:
-    """Left: (q₁, p₁) of the model's rollouts ``pred [T, K, dim]`` (solid) and the true trajectories (dashed),
-    over the learned vector field when ``field`` is given (2-d states). Right: energy E(x(t)) along both.
-    Returns ``path``. Same as ``draw_phase_portrait(path, phase_portrait_data(...))``."""
-    return draw_phase_portrait(path, phase_portrait_data(t, pred, truth, energy, field, title, max_curves))
+__all__ = ["BackgroundFigureWriter", "draw_phase_portrait", "phase_portrait_data"]
 
 
 def phase_portrait_data(
@@ -41,8 +20,9 @@ def phase_portrait_data(
     title: str = "",
     max_curves: int = 6,
 ) -> dict[str, Any]:
-    """Everything :func:`draw_phase_portrait` needs, as float64 CPU tensors: the curves, their energies and the
-    vector field on a 15×15 grid. This is the part that calls the model; drawing needs no model."""
+    """Everything :func:`draw_phase_portrait` needs, as float64 CPU tensors: the curves ``pred [T, K, dim]`` (model,
+    solid) and ``truth`` (dashed), their energies E(x(t)), and the vector field on a 15×15 grid of (q₁, p₁) when
+    ``field`` is given (2-d states). This is the part that calls the model; drawing needs no model."""
     pred = pred.detach().double().cpu()[:, :max_curves]
     truth = None if truth is None else truth.detach().double().cpu()[:, :max_curves]
     n = pred.shape[-1] // 2 if pred.shape[-1] >= 2 else 1
@@ -109,7 +89,7 @@ def draw_phase_portrait(path: str, data: dict[str, Any]) -> str:
         ax.set_title("energy along the rollouts")
     if data["title"]:
         fig.suptitle(data["title"])
-    save_figure(fig, path, dpi=80)
+    atomic_save_figure(fig, path, dpi=80)
     return path
 
 

@@ -41,10 +41,9 @@ class _Sine(nn.Module):
 
 
 # For MLP.input_gradient: name -> (σ applied in place to the pre-activation a, g ⊙ σ'(a) from (g, a, h = σ(a)),
-# whether that needs a). The products are autograd's own fused backward kernels. Activations missing here (gelu,
-# elu, silu) fall back to autograd.
+# whether that needs a). The products are autograd's own fused backward kernels. tanh has its own routine
+# (_tanh_input_gradient); activations in neither place (gelu, elu, silu) fall back to autograd.
 _ACTIVATION_AND_SLOPE: dict[str, tuple[Callable[[Tensor], Tensor], Callable[[Tensor, Tensor | None, Tensor], Tensor], bool]] = {
-    "tanh": (torch.tanh_, lambda g, a, h: torch.ops.aten.tanh_backward(g, h), False),  # (see _tanh_input_gradient)
     "sigmoid": (torch.sigmoid_, lambda g, a, h: torch.ops.aten.sigmoid_backward(g, h), False),
     "relu": (torch.relu_, lambda g, a, h: torch.ops.aten.threshold_backward(g, h, 0), False),
     # nn.Softplus's defaults: beta 1, linear above the threshold 20
@@ -137,16 +136,18 @@ class MLP(nn.Module):
         Computed under ``torch.no_grad()``: for evaluation and rollouts, never for training.
         """
         entry = _ACTIVATION_AND_SLOPE.get(self.activation)
-        if self.out_features != 1 or entry is None:
+        if self.out_features != 1 or (entry is None and self.activation != "tanh"):
             return None
         if x.shape[-1] != self.in_features:
             raise ValueError(
                 f"MLP expects inputs with last dimension {self.in_features}, got shape {tuple(x.shape)}"
             )
-        act, slope, needs_pre_activation = entry
         linears = [m for m in self.layers if isinstance(m, nn.Linear)]
-        if self.activation == "tanh" and len(linears) > 1:
+        if len(linears) == 1:  # depth 0: y = w_outᵀx
+            return linears[0].weight[0].detach().expand(x.shape).clone()
+        if self.activation == "tanh":
             return _tanh_input_gradient(linears, x)
+        act, slope, needs_pre_activation = entry
         with torch.no_grad():
             h, saved = x, []
             for linear in linears[:-1]:
@@ -157,7 +158,7 @@ class MLP(nn.Module):
             g = linears[-1].weight[0].expand(h.shape)
             for linear, (pre, out) in zip(reversed(linears[:-1]), reversed(saved)):
                 g = slope(g, pre, out) @ linear.weight
-            return g.expand(x.shape).clone() if not linears[:-1] else g
+            return g
 
 
 def _tanh_input_gradient(linears: list[nn.Linear], x: Tensor) -> Tensor:
