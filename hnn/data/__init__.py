@@ -3,7 +3,8 @@
 - :class:`HamiltonianDataModule` (``hnn.data.datamodule``) — every dynamics task: the HNN paper's simulated
   ``spring``, ``pendulum``, ``two_body``, ``three_body`` (+ ``damped_spring``, ``damped_pendulum``) and the
   Schmidt & Lipson recordings ``real_pendulum``, ``real_spring``, ``real_double_pendulum``, ``real_coupled_springs``;
-  batches ``(x, dxdt)`` or trajectory windows ``(t, x)``, served from device memory.
+  batches :class:`DerivativeBatch` ``(x, dxdt)`` or :class:`WindowBatch` ``(t, x)``, served from device memory,
+  and the :class:`ReferenceRollouts` a model of the task is judged against.
 - :mod:`hnn.data.synthetic` — the paper's recipes (:data:`SIMULATION_RECIPES`) and :func:`simulate`.
 - :mod:`hnn.data.real` — :func:`load_recording` (checksums, gap handling, paper's split).
 - :mod:`hnn.data.cache` — :func:`load_or_generate` (recipe hash, manifest, atomic writes, corruption detection).
@@ -18,6 +19,10 @@ from typing import Any
 
 __all__ = [
     "HamiltonianDataModule",
+    "DerivativeBatch",
+    "WindowBatch",
+    "ReferenceRollouts",
+    "RolloutGroup",
     "DeviceBatches",
     "available_tasks",
     "Toy2DDataModule",
@@ -33,6 +38,10 @@ __all__ = [
 
 _LAZY = {
     "HamiltonianDataModule": "hnn.data.datamodule",
+    "DerivativeBatch": "hnn.data.batches",
+    "WindowBatch": "hnn.data.batches",
+    "ReferenceRollouts": "hnn.data.reference",
+    "RolloutGroup": "hnn.data.reference",
     "DeviceBatches": "hnn.data.datamodule",
     "available_tasks": "hnn.data.datamodule",
     "Toy2DDataModule": "hnn.data.toy2d",

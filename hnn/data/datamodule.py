@@ -26,7 +26,20 @@ that yield views of those on-device tensors — no per-step collation or host-to
 serves the whole split as one pre-made batch each step (the same tensors every step). Under DDP every rank gets the
 full batch (no DistributedSampler is injected into a plain iterable), so all ranks compute the same gradient.
 With ``num_workers > 0`` a standard ``torch.utils.data.DataLoader`` over CPU tensors is used instead (Lightning
-moves each batch and, under DDP, shards the data with a DistributedSampler).
+moves each batch and, under DDP, shards the data with a DistributedSampler). Batches are
+:class:`~hnn.data.batches.DerivativeBatch` or :class:`~hnn.data.batches.WindowBatch`, by ``mode``.
+
+Epochs
+------
+Lightning validates and checkpoints once per epoch by default. A full batch makes an epoch of one step, so
+``passes_per_epoch`` (default: 100 for full batches, 1 for mini-batches) sets how many passes over the train split
+one epoch holds: a plain ``pl.Trainer`` then validates every 100 full-batch steps, not after every step.
+
+Reference rollouts
+------------------
+:meth:`HamiltonianDataModule.reference_rollouts` builds the trajectories a learned model is judged against — the
+one place that decides between a simulated task (noiseless starts, the system's own trajectory and H) and a
+recording (the recorded block as it is, the analysis H where one exists).
 """
 from __future__ import annotations
 
@@ -42,15 +55,20 @@ import pytorch_lightning as pl
 import torch
 from torch import Tensor
 
+from hnn.data.batches import DerivativeBatch, WindowBatch
 from hnn.data.cache import CacheResult, load_or_generate
 from hnn.data.real import RECORDINGS, RecordedData, load_recording
+from hnn.data.reference import ReferenceRollouts
 from hnn.data.synthetic import SIMULATION_RECIPES, SimulationRecipe, build_system, recipe_fingerprint, simulate
+from hnn.paths import cache_dir as default_cache_dir
+from hnn.validate import check_bool, check_choice, check_fraction, check_int, check_positive
 
 __all__ = ["HamiltonianDataModule", "DeviceBatches", "available_tasks", "REAL_PENDULUM_ANALYSIS_K"]
 
 SPLITS = ("train", "val", "test")
 MODES = ("derivatives", "windows")
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
+FULL_BATCH_PASSES_PER_EPOCH = 100
 
 # The paper's analysis Hamiltonian for the real pendulum (experiment-real/data.py: "k = 2.4, this coefficient must
 # be fit to the data"): H = 2.4 (1 − cos q) + p², i.e. a pendulum with m l² = 1/2 and m g l = 2.4.
@@ -73,14 +91,15 @@ class DeviceBatches:
     """A tiny re-iterable loader over tensors that already live on the target device.
 
     ``shared`` tensors are yielded as they are in every batch (e.g. the window time grid); ``batched`` tensors are
-    sliced along dim 0. Each batch is ``(*shared, *batched_slices)``. With ``batch_size=None`` every step yields the
+    sliced along dim 0. Each batch is ``batch_type(*shared, *batched_slices)`` (a plain tuple by default). With ``batch_size=None`` every step yields the
     very same tuple (the full split), ``passes`` times per iteration. With a batch size, each pass visits the split
     in ``ceil(N / batch_size)`` batches, in a fresh random order per pass when ``shuffle`` (permutation drawn on the
     CPU from ``generator``, then moved to the tensors' device), else in order.
     """
 
     def __init__(self, batched: Sequence[Tensor], shared: Sequence[Tensor] = (), *, batch_size: int | None = None,
-                 shuffle: bool = False, passes: int = 1, generator: torch.Generator | None = None) -> None:
+                 shuffle: bool = False, passes: int = 1, generator: torch.Generator | None = None,
+                 batch_type: Any = tuple) -> None:
         if not batched:
             raise ValueError("DeviceBatches needs at least one batched tensor")
         n = batched[0].shape[0]
@@ -93,7 +112,11 @@ class DeviceBatches:
         self.shuffle = shuffle
         self.passes = passes
         self.generator = generator
-        self._full = self.shared + self.batched
+        self.batch_type = batch_type
+        self._full = self._make(self.shared + self.batched)
+
+    def _make(self, tensors: tuple[Tensor, ...]) -> Any:
+        return tensors if self.batch_type is tuple else self.batch_type(*tensors)
 
     def __len__(self) -> int:
         if self.n == 0:
@@ -112,20 +135,22 @@ class DeviceBatches:
                 order = torch.randperm(self.n, generator=self.generator).to(self.batched[0].device)
                 for start in range(0, self.n, self.batch_size):
                     index = order[start:start + self.batch_size]
-                    yield self.shared + tuple(t[index] for t in self.batched)
+                    yield self._make(self.shared + tuple(t[index] for t in self.batched))
             else:
                 for start in range(0, self.n, self.batch_size):
-                    yield self.shared + tuple(t[start:start + self.batch_size] for t in self.batched)
+                    yield self._make(self.shared + tuple(t[start:start + self.batch_size] for t in self.batched))
 
 
-class _WindowCollate:
-    """collate_fn for the DataLoader path in windows mode: ``(t, stacked windows)``."""
+class _Collate:
+    """collate_fn for the DataLoader path: a DerivativeBatch, or a WindowBatch with the shared window times."""
 
-    def __init__(self, t: Tensor) -> None:
+    def __init__(self, t: Tensor | None) -> None:
         self.t = t
 
-    def __call__(self, items: list[tuple[Tensor]]) -> tuple[Tensor, Tensor]:
-        return self.t, torch.stack([item[0] for item in items])
+    def __call__(self, items: list[tuple[Tensor, ...]]) -> DerivativeBatch | WindowBatch:
+        if self.t is None:
+            return DerivativeBatch(torch.stack([item[0] for item in items]), torch.stack([item[1] for item in items]))
+        return WindowBatch(self.t, torch.stack([item[0] for item in items]))
 
 
 @dataclass
@@ -147,14 +172,6 @@ class _Split:
         return _Split(*(move(getattr(self, name)) for name in self.__dataclass_fields__))
 
 
-def _check_int(name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} ({value!r})")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return value
-
-
 class HamiltonianDataModule(pl.LightningDataModule):
     """Data for learning dynamics: the HNN paper's simulated tasks and the Schmidt & Lipson recordings.
 
@@ -162,17 +179,18 @@ class HamiltonianDataModule(pl.LightningDataModule):
         task: one of :func:`available_tasks` — ``spring``, ``pendulum`` (the paper's recipes), ``damped_spring``,
             ``damped_pendulum``, ``two_body``, ``three_body``, ``real_pendulum``,
             ``real_spring``, ``real_double_pendulum``, ``real_coupled_springs``.
-        mode: ``"derivatives"`` (batches ``(x, dxdt)``) or ``"windows"`` (batches ``(t, x)``).
+        mode: ``"derivatives"`` (batches ``DerivativeBatch(x, dxdt)``) or ``"windows"`` (``WindowBatch(t, x)``).
         window: samples per window in windows mode (>= 2).
         batch_size: ``None`` = full batch (the paper's training); else mini-batches of this size.
         seed: seed of the simulated data (initial states, noise), of the val carve and of the shuffling.
         val_fraction: share of the train split held out for validation (see the module docstring); 0 = none.
-        cache_dir: where generated datasets are cached (relative paths are relative to the working directory);
-            ``None`` disables the cache.
+        cache_dir: where generated datasets are cached; ``None`` = the user cache (:func:`hnn.paths.cache_dir`:
+            ``$HNN_CACHE_DIR``, else ``~/.cache/hnn``). Relative paths are relative to the working directory.
+        cache: ``False`` generates every time and writes nothing.
         num_workers: 0 = serve on-device tensors (no DataLoader); > 0 = a DataLoader with that many workers.
         dtype: ``"float32"`` or ``"float64"`` — the dtype of every served tensor.
-        passes_per_epoch: passes over the train split per Lightning epoch (full batch: steps per epoch). Raising it
-            cuts Lightning's per-epoch overhead (validation, checkpointing) for full-batch training on tiny data.
+        passes_per_epoch: passes over the train split per Lightning epoch (full batch: steps per epoch); ``None`` =
+            100 for full batches, 1 for mini-batches. Validation and the default checkpoints run once per epoch.
         shuffle: shuffle the train split each pass (mini-batch mode only; a full batch needs no order).
         n_trajectories: override the recipe's number of trajectories (simulated tasks; ``None`` = the paper's).
         drop_gap_pairs: recordings only — drop the consecutive-sample pairs that span a dropped frame (default) or
@@ -194,43 +212,38 @@ class HamiltonianDataModule(pl.LightningDataModule):
         batch_size: int | None = None,
         seed: int = 0,
         val_fraction: float = 0.1,
-        cache_dir: str | None = "datasets/cache",
+        cache_dir: str | None = None,
+        cache: bool = True,
         num_workers: int = 0,
         dtype: str = "float32",
-        passes_per_epoch: int = 1,
+        passes_per_epoch: int | None = None,
         shuffle: bool = True,
         n_trajectories: int | None = None,
         drop_gap_pairs: bool = True,
         verbose: bool = True,
     ) -> None:
         super().__init__()
-        valid = available_tasks()
-        if not isinstance(task, str) or task not in valid:
-            raise ValueError(f"unknown task {task!r}; valid tasks: {', '.join(valid)}")
-        if mode not in MODES:
-            raise ValueError(f"unknown mode {mode!r}; valid modes: {', '.join(MODES)}")
-        _check_int("window", window, 2)
+        check_choice("task", task, available_tasks())
+        check_choice("mode", mode, MODES)
+        check_int("window", window, minimum=2)
         if batch_size is not None:
-            _check_int("batch_size", batch_size, 1)
-        _check_int("seed", seed, 0)
-        if isinstance(val_fraction, bool) or not isinstance(val_fraction, (int, float)) \
-                or not 0.0 <= float(val_fraction) < 1.0:
-            raise ValueError(f"val_fraction must be a number in [0, 1), got {val_fraction!r}")
+            check_int("batch_size", batch_size, minimum=1)
+        check_int("seed", seed, minimum=0)
+        check_fraction("val_fraction", val_fraction)
         if cache_dir is not None and not isinstance(cache_dir, (str, os.PathLike)):
             raise TypeError(f"cache_dir must be a path or None, got {type(cache_dir).__name__}")
-        _check_int("num_workers", num_workers, 0)
-        if dtype not in DTYPES:
-            raise ValueError(f"unknown dtype {dtype!r}; valid: {', '.join(DTYPES)}")
-        _check_int("passes_per_epoch", passes_per_epoch, 1)
+        check_bool("cache", cache)
+        check_int("num_workers", num_workers, minimum=0)
+        check_choice("dtype", dtype, DTYPES)
+        if passes_per_epoch is None:
+            passes_per_epoch = FULL_BATCH_PASSES_PER_EPOCH if batch_size is None and num_workers == 0 else 1
+        check_int("passes_per_epoch", passes_per_epoch, minimum=1)
         if num_workers > 0 and passes_per_epoch != 1:
             raise ValueError("passes_per_epoch applies to the on-device loaders (num_workers=0); with num_workers > 0 "
                              "a standard DataLoader makes one pass per epoch")
-        if not isinstance(shuffle, bool):
-            raise TypeError(f"shuffle must be a bool, got {type(shuffle).__name__}")
-        if not isinstance(verbose, bool):
-            raise TypeError(f"verbose must be a bool, got {type(verbose).__name__}")
-        if not isinstance(drop_gap_pairs, bool):
-            raise TypeError(f"drop_gap_pairs must be a bool, got {type(drop_gap_pairs).__name__} ({drop_gap_pairs!r})")
+        check_bool("shuffle", shuffle)
+        check_bool("verbose", verbose)
+        check_bool("drop_gap_pairs", drop_gap_pairs)
         self.save_hyperparameters()
 
         self.task = task
@@ -239,7 +252,7 @@ class HamiltonianDataModule(pl.LightningDataModule):
         self.batch_size = batch_size
         self.seed = seed
         self.val_fraction = float(val_fraction)
-        self.cache_dir = None if cache_dir is None else os.fspath(cache_dir)
+        self.cache_dir = None if not cache else os.fspath(cache_dir) if cache_dir is not None else str(default_cache_dir())
         self.num_workers = num_workers
         self.dtype = DTYPES[dtype]
         self.passes_per_epoch = passes_per_epoch
@@ -252,7 +265,7 @@ class HamiltonianDataModule(pl.LightningDataModule):
         if task in SIMULATION_RECIPES:
             recipe = SIMULATION_RECIPES[task]
             if n_trajectories is not None:
-                _check_int("n_trajectories", n_trajectories, 2)
+                check_int("n_trajectories", n_trajectories, minimum=2)
                 recipe = recipe.with_options(n_trajectories=n_trajectories)  # validates the split sizes
             if not drop_gap_pairs:
                 raise ValueError(f"drop_gap_pairs=False applies to recordings only; {task!r} is simulated on an even "
@@ -386,8 +399,7 @@ class HamiltonianDataModule(pl.LightningDataModule):
         return self
 
     def _split(self, split: str) -> _Split:
-        if split not in SPLITS:
-            raise ValueError(f"unknown split {split!r}; valid splits: {', '.join(SPLITS)}")
+        check_choice("split", split, SPLITS)
         if self._splits is None:
             self.to(self.device or "cpu")
         return self._splits[split]
@@ -423,6 +435,61 @@ class HamiltonianDataModule(pl.LightningDataModule):
             raise ValueError("windows() needs mode='windows'")
         return s.window_t, s.window_x
 
+    def reference_rollouts(self, split: str = "test", n_starts: int | None = None, horizon: float | None = None,
+                           n_times: int = 100) -> ReferenceRollouts:
+        """The rollouts a model of this task is judged against (float64, CPU).
+
+        Simulated task: the noiseless first states of the split's first ``n_starts`` trajectories (default: all),
+        ``n_times`` times over ``[0, horizon]`` (default horizon: the longer of the data's time span and two periods
+        of the system), reference = the system's own trajectory (float64 dopri5 at 1e-12), energy = the system's H.
+        Recording: the split's block from its first recorded state at the recorded times (dropped frames as longer
+        intervals), reference = the recording, energy = the paper's analysis H for ``real_pendulum`` (None for the
+        other recordings); a recording has one start, ``horizon`` cuts the block at t ≤ horizon, and the recorded
+        times are used whatever ``n_times``.
+        Raises ValueError for an empty split (``val_fraction=0``) or a block that spans two trials.
+        """
+        check_choice("split", split, SPLITS)
+        check_int("n_times", n_times, minimum=2)
+        cpu = self._build_cpu_splits()[split]
+        if self.recipe is not None:
+            x_true = cpu.traj_x_true
+            if x_true is None or x_true.shape[0] == 0:
+                raise ValueError(f"the {split!r} split of {self.task!r} has no trajectories (val_fraction=0?)")
+            k = x_true.shape[0] if n_starts is None else min(check_int("n_starts", n_starts, minimum=1),
+                                                             x_true.shape[0])
+            x0 = x_true[:k, 0].to(torch.float64)
+            if horizon is None:
+                span = float(cpu.traj_t[-1] - cpu.traj_t[0])
+                period = getattr(self.system, "period", None)
+                horizon = max(span, 2.0 * float(period)) if period else span
+            horizon = check_positive("horizon", horizon)
+            t = torch.linspace(0.0, horizon, n_times, dtype=torch.float64)
+            truth = self.system.trajectory(x0, t)
+            return ReferenceRollouts.single(
+                x0, t, truth, energy=self.system.hamiltonian, conservative=not self.system.dissipative,
+                energy_label=f"the {self.system.name} H", system=self.system,
+                description=f"{k} noiseless {split} starts, t in [0, {horizon:g}] ({n_times} points), reference = the "
+                            f"system's own trajectory, energy = its H")
+        if n_starts is not None:
+            check_int("n_starts", n_starts, minimum=1)
+        if cpu.traj_x is None:
+            raise ValueError(f"the {split!r} block of {self.task!r} spans two trials and is not one trajectory")
+        if cpu.traj_x.shape[0] == 0 or cpu.traj_x.shape[1] < 2:
+            raise ValueError(f"the {split!r} block of {self.task!r} is empty (val_fraction=0?)")
+        t = (cpu.traj_t - cpu.traj_t[0]).to(torch.float64)
+        x = cpu.traj_x[0].to(torch.float64)
+        if horizon is not None:
+            keep = t <= check_positive("horizon", horizon)
+            if int(keep.sum()) < 2:
+                raise ValueError(f"horizon={horizon:g} keeps fewer than 2 samples of the {split!r} block")
+            t, x = t[keep], x[keep]
+        energy = None if self.system is None else self.system.hamiltonian
+        label = "2.4(1 − cos q) + p²" if self.task == "real_pendulum" else "none"
+        return ReferenceRollouts.single(
+            x[:1], t, x.unsqueeze(1), energy=energy, conservative=False, energy_label=label, system=None,
+            description=f"one rollout from the first {split} state over the recorded {split} block ({len(t)} samples, "
+                        f"{float(t[-1]):.3g} s, dropped frames kept as longer intervals), compared with the recording")
+
     # ------------------------------------------------------------------ loaders
     def _loader(self, split: str, train: bool) -> Any:
         s = self._split(split)
@@ -436,13 +503,14 @@ class HamiltonianDataModule(pl.LightningDataModule):
 
             dataset = TensorDataset(*batched)
             size = self.batch_size or max(1, len(dataset))
-            collate = _WindowCollate(s.window_t) if self.mode == "windows" else None
+            collate = _Collate(s.window_t if self.mode == "windows" else None)
             return DataLoader(dataset, batch_size=size, shuffle=train and self.shuffle, num_workers=self.num_workers,
                               collate_fn=collate, persistent_workers=True)
         generator = torch.Generator().manual_seed(self.seed + 1) if train else None
         return DeviceBatches(batched, shared, batch_size=self.batch_size,
                              shuffle=train and self.shuffle and self.batch_size is not None,
-                             passes=self.passes_per_epoch if train else 1, generator=generator)
+                             passes=self.passes_per_epoch if train else 1, generator=generator,
+                             batch_type=DerivativeBatch if self.mode == "derivatives" else WindowBatch)
 
     def train_dataloader(self) -> Any:
         return self._loader("train", train=True)

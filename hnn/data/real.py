@@ -1,4 +1,6 @@
-"""Loaders for the measured trajectories of Schmidt & Lipson (2009), shipped in ``datasets/schmidt_lipson_2009``.
+"""Loaders for the measured trajectories of Schmidt & Lipson (2009), shipped in ``datasets/schmidt_lipson_2009``
+(inside the installed package: ``hnn.datasets``, see :mod:`hnn.paths`); their SHA-256 checksums are the ones in
+that folder's ``SHA256SUMS`` file (the one record of them).
 
 Each recording is a list of samples ``(trial, time, values...)`` from a motion tracker. A state ``x = [q, p]`` is
 taken from the value columns (see :data:`RECORDINGS`; for the pendulums ``p`` is the measured angular velocity, as
@@ -37,6 +39,8 @@ import torch
 from torch import Tensor
 
 from hnn.io import sha256_of_file
+from hnn.paths import datasets_dir, shipped_file
+from hnn.validate import check_bool, check_choice, check_fraction
 
 __all__ = [
     "ChecksumMismatchError",
@@ -44,7 +48,8 @@ __all__ = [
     "RecordedBlock",
     "RecordedData",
     "RECORDINGS",
-    "datasets_dir",
+    "recordings_dir",
+    "shipped_checksums",
     "load_recording",
     "read_recording_file",
     "sha256_of_file",
@@ -57,11 +62,10 @@ class ChecksumMismatchError(ValueError):
 
 @dataclass(frozen=True)
 class Recording:
-    """Metadata of one shipped recording: file, checksum, column meaning and which columns form ``[q, p]``."""
+    """Metadata of one shipped recording: file, column meaning and which columns form ``[q, p]``."""
 
     task: str
     filename: str
-    sha256: str
     value_columns: tuple[str, ...]  # names of the columns after `trial time`, in file order
     state_columns: tuple[int, ...]  # indices into value_columns, q's first then p's
     state_names: tuple[str, ...]
@@ -77,7 +81,6 @@ RECORDINGS: dict[str, Recording] = {
     "real_pendulum": Recording(
         task="real_pendulum",
         filename="real_pend_h_1.txt",
-        sha256="45d92988198b89a5933f5a53e67aa819d06937516f71a462ac09e1307d8b3411",
         value_columns=("theta", "omega"),
         state_columns=(0, 1),
         state_names=("q=theta [rad]", "p=omega [rad/s]"),
@@ -87,7 +90,6 @@ RECORDINGS: dict[str, Recording] = {
     "real_spring": Recording(
         task="real_spring",
         filename="real_linear_h_1.txt",
-        sha256="bf11e50703376b82566b635771de23845a2546e4b733beb49588c7af4eec26cc",
         value_columns=("x", "v"),
         state_columns=(0, 1),
         state_names=("q=x [px]", "p=v [px/s]"),
@@ -97,7 +99,6 @@ RECORDINGS: dict[str, Recording] = {
     "real_double_pendulum": Recording(
         task="real_double_pendulum",
         filename="real_double_pend_h_1.txt",
-        sha256="9ea97ad3b1c6b83b2762f1c84760bfd55638809436a8ece0c2dfffb96ddaec37",
         value_columns=("theta1", "theta2", "omega1", "omega2", "omega1_copy", "omega2_copy", "alpha1", "alpha2"),
         state_columns=(0, 1, 2, 3),
         state_names=("q1=theta1 [rad]", "q2=theta2 [rad]", "p1=omega1 [rad/s]", "p2=omega2 [rad/s]"),
@@ -107,7 +108,6 @@ RECORDINGS: dict[str, Recording] = {
     "real_coupled_springs": Recording(
         task="real_coupled_springs",
         filename="real_double_linear_h_1.txt",
-        sha256="b258df76a9a6f3dda294feb344160e39ecd3158d8e44b8bfe4ae4aa842c026aa",
         value_columns=("x1", "x2", "v1", "v2"),
         state_columns=(0, 1, 2, 3),
         state_names=("q1=x1 [px]", "q2=x2 [px]", "p1=v1 [px/s]", "p2=v2 [px/s]"),
@@ -116,16 +116,22 @@ RECORDINGS: dict[str, Recording] = {
     ),
 }
 
-DATASETS_ENV_VAR = "HNN_DATASETS_DIR"
 RECORDING_SUBDIR = "schmidt_lipson_2009"
 
 
-def datasets_dir() -> Path:
-    """The project's ``datasets/`` folder: ``$HNN_DATASETS_DIR`` if set, else ``<source checkout>/datasets``."""
-    env = os.environ.get(DATASETS_ENV_VAR)
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[2] / "datasets"
+def recordings_dir() -> Path:
+    """The shipped recordings folder (``datasets/schmidt_lipson_2009`` of the repository)."""
+    return datasets_dir() / RECORDING_SUBDIR
+
+
+def shipped_checksums() -> dict[str, str]:
+    """File name -> SHA-256 from the shipped ``SHA256SUMS`` (``sha256sum`` format: ``<hex>  <name>`` per line)."""
+    sums = {}
+    for line in shipped_file(RECORDING_SUBDIR, "SHA256SUMS").read_text(encoding="ascii").splitlines():
+        if line.strip():
+            digest, name = line.split(maxsplit=1)
+            sums[name.lstrip("*")] = digest
+    return sums
 
 
 def read_recording_file(path: str | os.PathLike, n_value_columns: int) -> tuple[Tensor, Tensor, Tensor]:
@@ -258,11 +264,6 @@ class RecordedData:
         return self.time[rows].clone(), self.x[rows].unsqueeze(0).clone()
 
 
-def _check_fraction(name: str, value: float) -> None:
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0.0 <= float(value) < 1.0:
-        raise ValueError(f"{name} must be a number in [0, 1), got {value!r}")
-
-
 def load_recording(
     task: str,
     data_dir: str | os.PathLike | None = None,
@@ -279,33 +280,28 @@ def load_recording(
     them with their forward difference over the actual, longer Δt (``False``: the paper's recipe). Windows never
     span a gap either way.
 
-    ``data_dir`` is the folder holding the recording files (default ``datasets/schmidt_lipson_2009``). The test block
+    ``data_dir`` is the folder holding the recording files (default: the shipped ones, :func:`recordings_dir`). The test block
     is the last ``test_fraction`` of the consecutive-sample pairs (the paper: 0.2); the val block, when
     ``val_fraction > 0``, is the last ``val_fraction`` of the remaining train pairs, i.e. the stretch just before the
     test block (contiguous rather than random, because neighbouring samples are strongly correlated and a random
     split would leak). Raises :class:`ChecksumMismatchError` when the file's SHA-256 differs from the shipped one.
     """
-    if task not in RECORDINGS:
-        raise ValueError(f"unknown recording {task!r}; valid: {sorted(RECORDINGS)}")
-    _check_fraction("test_fraction", test_fraction)
-    _check_fraction("val_fraction", val_fraction)
+    check_choice("recording", task, RECORDINGS)
+    check_fraction("test_fraction", test_fraction)
+    check_fraction("val_fraction", val_fraction)
     if not isinstance(gap_factor, (int, float)) or not gap_factor > 1.0:
         raise ValueError(f"gap_factor must be a number > 1 (multiple of the nominal frame interval), got {gap_factor!r}")
-    if not isinstance(drop_gap_pairs, bool):
-        raise TypeError(f"drop_gap_pairs must be a bool, got {type(drop_gap_pairs).__name__} ({drop_gap_pairs!r})")
+    check_bool("drop_gap_pairs", drop_gap_pairs)
     recording = RECORDINGS[task]
-    folder = Path(data_dir) if data_dir is not None else datasets_dir() / RECORDING_SUBDIR
+    folder = Path(data_dir) if data_dir is not None else recordings_dir()
     path = folder / recording.filename
     if not path.is_file():
-        raise FileNotFoundError(
-            f"recording file {path} not found; the files ship in datasets/{RECORDING_SUBDIR}/ of the source checkout "
-            f"(set ${DATASETS_ENV_VAR} to the folder containing '{RECORDING_SUBDIR}/' when hnn is installed elsewhere)"
-        )
+        raise FileNotFoundError(f"recording file {path} not found (the shipped recordings are in {recordings_dir()})")
     if verify_checksum:
-        actual = sha256_of_file(path)
-        if actual != recording.sha256:
+        actual, expected = sha256_of_file(path), shipped_checksums()[recording.filename]
+        if actual != expected:
             raise ChecksumMismatchError(
-                f"checksum mismatch for {path}: expected sha256 {recording.sha256}, got {actual}. The file was modified "
+                f"checksum mismatch for {path}: expected sha256 {expected}, got {actual}. The file was modified "
                 f"or corrupted; restore it from the repository (git checkout -- {path.name}) or from the original "
                 f"Schmidt & Lipson (2009) supplementary data (see datasets/{RECORDING_SUBDIR}/README.md)"
             )

@@ -77,6 +77,36 @@ def _check_uniform(times: list[float], substeps: list[int], dtype: torch.dtype, 
         )
 
 
+def _validate_input(u: Tensor | None, x0: Tensor, n_intervals: int, dyn: Dynamics) -> tuple[Tensor | None, bool]:
+    """``(u, per_interval)``: ``u [..., m]`` held over the whole rollout, or ``u [len(t) − 1, ..., m]`` per interval."""
+    if u is None:
+        return None, False
+    if not isinstance(u, Tensor):
+        raise TypeError(f"u must be a torch.Tensor or None, got {type(u).__name__}")
+    if not u.is_floating_point():
+        raise TypeError(f"u must be a floating-point tensor, got dtype {u.dtype}")
+    if not dyn.accepts_input:
+        raise TypeError(f"an input u needs dynamics with vector_field(x, u); {type(dyn.obj).__name__} has none")
+    if u.ndim == x0.ndim + 1:
+        if u.shape[0] != n_intervals:
+            raise ValueError(f"a per-interval input u [len(t) - 1, ..., m] needs {n_intervals} rows for {n_intervals + 1} "
+                             f"times, got shape {tuple(u.shape)}")
+        batch = u.shape[1:-1]
+    elif u.ndim == x0.ndim:
+        batch = u.shape[:-1]
+    else:
+        raise ValueError(f"u must be [..., m] (held over the rollout) or [len(t) - 1, ..., m] (one per interval) with "
+                         f"the batch dimensions of x0 {tuple(x0.shape[:-1])}; got shape {tuple(u.shape)}")
+    try:
+        torch.broadcast_shapes(batch, x0.shape[:-1])
+    except RuntimeError:
+        raise ValueError(f"the batch dimensions of u {tuple(batch)} do not broadcast with those of x0 "
+                         f"{tuple(x0.shape[:-1])}") from None
+    if not bool(torch.isfinite(u).all()):
+        raise ValueError("u contains non-finite values (nan or inf)")
+    return u.to(x0.dtype), u.ndim == x0.ndim + 1
+
+
 def integrate(
     dynamics: Any,
     x0: Tensor,
@@ -84,6 +114,7 @@ def integrate(
     method: str = "rk4",
     dt: float | None = None,
     *,
+    u: Tensor | None = None,
     differentiable: bool | None = None,
     **options: Any,
 ) -> Tensor:
@@ -94,6 +125,9 @@ def integrate(
     method: a name from :func:`available` (``hnn.integrators.available()``), e.g. ``"leapfrog"``,
         ``"implicit_midpoint"``, ``"rk4"``, ``"torchdiffeq:dopri5"``.
     dt: ``None`` takes one step per interval of ``t``; otherwise ceil(Δt/dt) equal substeps per interval.
+    u: a zero-order-hold input for controlled dynamics (``vector_field(x, u)``): ``[..., m]`` held over the whole
+        rollout, or ``[len(t) − 1, ..., m]`` with row i held over the interval [t_i, t_{i+1}] (all its substeps).
+        Splitting methods add the input's force ``input_force(u)`` to their kicks; ``ab4`` takes a constant u only.
     differentiable: keep the autograd graph through the rollout. Default: when grad mode is on and x0 or the
         dynamics' parameters require grad (plain callables: whenever grad mode is on).
     options: method options — implicit: ``tol``, ``max_iters``; torchdiffeq: ``rtol``, ``atol``, ``options``.
@@ -108,6 +142,7 @@ def integrate(
     dyn = Dynamics(dynamics)
     _validate_state(x0, dyn)
     t, times = _validate_times(t, x0)
+    u, per_interval = _validate_input(u, x0, len(times) - 1, dyn)
     if dt is not None and not (isinstance(dt, (int, float)) and math.isfinite(dt) and dt > 0):
         raise ValueError(f"dt must be a positive finite number or None, got {dt!r}")
     if differentiable is None:
@@ -119,19 +154,30 @@ def integrate(
 
     with grad_context:
         if method in torchdiffeq_adapter.METHODS:
-            return torchdiffeq_adapter.solve(method, dyn, x0, t, dt, **options)
+            if not per_interval:
+                dyn.input = u
+                return torchdiffeq_adapter.solve(method, dyn, x0, t, dt, **options)
+            states = [x0]  # the input jumps between intervals: one solve per interval
+            for i in range(len(times) - 1):
+                dyn.input = u[i]
+                states.append(torchdiffeq_adapter.solve(method, dyn, states[-1], t[i:i + 2], dt, **options)[-1])
+            return torch.stack(states, dim=0)
         info, family = _REGISTRY[method]
-        if info.needs_separable and not dyn.requires_hamiltonian_state:
-            pass  # the family's make_stepper raises the precise error
+        if info.multistep and per_interval:
+            raise ValueError(f"multistep method {method!r} reuses past field values, which a changing input would "
+                             "make inconsistent; give a constant u or use a one-step method (e.g. 'rk4')")
         stepper = family.make_stepper(method, dyn, **options)
         substeps = _substeps(times, dt)
         if info.multistep:
             _check_uniform(times, substeps, x0.dtype, method)
         states = [x0]
         x = x0
+        dyn.input = u
         for i, n_sub in enumerate(substeps):
             h = (times[i + 1] - times[i]) / n_sub
             t_now = times[i]
+            if per_interval:
+                dyn.input = u[i]
             for k in range(n_sub):
                 try:
                     x = stepper(t_now + k * h, x, h)

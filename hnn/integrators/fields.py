@@ -6,6 +6,8 @@ Hamilton's equations: dx/dt = J ∇H(x) with J = [[0, I], [-I, 0]], i.e. dq/dt =
 ``Dynamics`` turns whatever the user hands to :func:`hnn.integrate` into one small interface:
 
 - a vector-field callable ``f(x)`` or ``f(t, x)``;
+- an object with ``vector_field(x, u=None)`` (hnn's learned fields, ``hnn.nn``); a controlled field receives the
+  zero-order-hold input ``u`` that :func:`hnn.integrate` holds constant over each step (``Dynamics.input``);
 - an object with ``hamiltonian(x) -> [...]`` (a ground-truth system, a learned model, a user's class), optionally
   with a closed-form ``vector_field(x)``, ``separable = True`` plus closed-form ``dH_dq(q)`` / ``dH_dp(p)``, and
   ``dissipative = True`` when its ``vector_field`` is not J∇H (then only field-based methods apply).
@@ -90,16 +92,18 @@ class Dynamics:
 
     def __init__(self, obj: Any):
         self.obj = obj
+        # the zero-order-hold input of the current step (set by hnn.integrate); None for autonomous dynamics
+        self.input: Tensor | None = None
         hamiltonian = getattr(obj, "hamiltonian", None)
         self.has_hamiltonian = callable(hamiltonian)
         self.dissipative = bool(getattr(obj, "dissipative", False))
         self.dim: int | None = getattr(obj, "dim", None) if isinstance(getattr(obj, "dim", None), int) else None
         vector_field = getattr(obj, "vector_field", None)
-        if self.has_hamiltonian:
-            if callable(vector_field):
-                self._field = lambda t, x: vector_field(x)
-            else:
-                self._field = lambda t, x: hamiltonian_vector_field(hamiltonian, x)
+        self.accepts_input = callable(vector_field)
+        if callable(vector_field):
+            self._field = lambda t, x: vector_field(x) if self.input is None else vector_field(x, self.input)
+        elif self.has_hamiltonian:
+            self._field = lambda t, x: hamiltonian_vector_field(hamiltonian, x)
         elif callable(obj):
             arity = _positional_arity(obj)
             if arity == 1:
@@ -127,6 +131,16 @@ class Dynamics:
 
     def field(self, t: float, x: Tensor) -> Tensor:
         return self._field(t, x)
+
+    def input_force(self) -> Tensor:
+        """The generalised force G u on the momenta of the current input (``dynamics.input_force(u)``), for the
+        splitting methods: their kick becomes p ← p − h (∂V/∂q − G u)."""
+        input_force = getattr(self.obj, "input_force", None)
+        if not callable(input_force):
+            raise ValueError(f"a splitting method with an input u needs the dynamics to define input_force(u) (the "
+                             f"force the input puts on p); {type(self.obj).__name__} does not. Use a field-based "
+                             "method (rk4, implicit_midpoint, torchdiffeq:dopri5) instead")
+        return input_force(self.input)
 
     def dH_dq(self, q: Tensor) -> Tensor:
         """∂H/∂q for a separable H (closed form, or the q-half of ∇H at p = 0 — exact since ∂H/∂q ignores p)."""

@@ -120,13 +120,18 @@ def make_stepper(name: str, dynamics: Dynamics, **options: object):
             "separable = True (optionally closed-form dH_dq/dH_dp), not a bare vector field, a non-separable H or a "
             "dissipative model. For a non-separable H use 'implicit_midpoint' (symplectic for any H)."
         )
-    cache: dict[str, Tensor | None] = {"x": None, "force": None}
+    cache: dict[str, Tensor | None] = {"x": None, "force": None, "input": None}
+
+    def force_with_input(q: Tensor) -> Tensor:
+        # ṗ = −∂V/∂q + G u: the kick uses ∂V/∂q − G u, with u held over the step
+        return dynamics.dH_dq(q) - dynamics.input_force()
 
     def stepper(t: float, x: Tensor, h: float) -> Tensor:
-        # Reuse the force only when we are continuing from the state we produced (FSAL across steps).
-        force = cache["force"] if cache["x"] is x else None
-        x_new, force_new = step(x, h, dynamics.dH_dq, dynamics.dH_dp, name, force)
-        cache["x"], cache["force"] = x_new, force_new
+        force_fn = dynamics.dH_dq if dynamics.input is None else force_with_input
+        # Reuse the force only when continuing from the state we produced under the same input (FSAL across steps).
+        force = cache["force"] if cache["x"] is x and cache["input"] is dynamics.input else None
+        x_new, force_new = step(x, h, force_fn, dynamics.dH_dp, name, force)
+        cache["x"], cache["force"], cache["input"] = x_new, force_new, dynamics.input
         return x_new
 
     return stepper

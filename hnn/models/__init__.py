@@ -1,30 +1,12 @@
-"""hnn.models: LightningModules for learned dynamics (and the energy-based model).
+"""hnn.models: thin LightningModules (loss, optimizer, logging; nothing else).
 
-- :class:`BaselineMLP` -- predicts dx/dt directly (the paper's baseline).
-- :class:`HNN` -- learns a scalar H_θ(x); dx/dt = J∇H_θ (optionally separable H = T(p) + V(q)).
-- :class:`DissipativeHNN` -- dx/dt = J∇H_θ − ∇D_θ with a learned dissipation D_θ.
-- ``EnergyModel`` -- the energy-based model of :mod:`hnn.models.energy` (imported lazily).
+- :class:`DynamicsModule` -- trains an injected vector field (``hnn.nn``: HamiltonianField, DissipativeField,
+  BaselineField) on derivative pairs or trajectory windows.
+- :class:`EnergyModel` -- an energy-based model p_θ(x) ∝ exp(−E_θ(x)) trained with HMC negatives.
 
-All of them: ``vector_field(x)``, ``rollout(x0, t, method=...)`` (through ``hnn.integrate``); HNNs also
-``hamiltonian(x)``. Load any checkpoint with ``hnn.load(path)``.
+Load any checkpoint with ``hnn.load(path)``.
 """
-from __future__ import annotations
+from hnn.models.dynamics import DynamicsModule
+from hnn.models.energy import EnergyModel
 
-import importlib
-from typing import Any
-
-from hnn.models.base import DynamicsModel
-from hnn.models.baseline import BaselineMLP
-from hnn.models.hamiltonian import HNN, DissipativeHNN
-
-__all__ = ["DynamicsModel", "BaselineMLP", "HNN", "DissipativeHNN", "EnergyModel"]
-
-_LAZY = {"EnergyModel": "hnn.models.energy"}
-
-
-def __getattr__(name: str) -> Any:
-    # EnergyModel lives in its own module (written separately); import it only when asked for, so this package
-    # imports fine whether or not that module is present.
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'hnn.models' has no attribute {name!r}")
+__all__ = ["DynamicsModule", "EnergyModel"]

@@ -1,11 +1,17 @@
 """hnn.nn: plain ``torch.nn`` building blocks (no Lightning here).
 
 - :class:`MLP` -- the one multilayer perceptron (width, depth, activation; tanh and orthogonal init by default).
-- :class:`EnergyNet` -- a scalar energy E_θ(x) (bias-free head).
-- :class:`SeparableEnergyNet` -- H_θ(q, p) = T_θ(p) + V_θ(q).
-- :class:`RayleighDissipation` -- D(q, p) = ½ pᵀ L Lᵀ p (learned friction for dissipative HNNs).
+- :class:`EnergyNet` -- a scalar energy E_θ(x) (bias-free head); :class:`SeparableEnergyNet` -- T_θ(p) + V_θ(q);
+  :class:`RayleighDissipation` -- D(q, p) = ½ pᵀ L Lᵀ p.
+- Learned vector fields (``vector_field(x, u=None)``, rolled out by ``hnn.integrate``): :class:`HamiltonianField`
+  (dx/dt = J∇H_θ), :class:`DissipativeField` (J∇H_θ − ∇D_θ), :class:`BaselineField` (an MLP); :func:`build_field`
+  rebuilds one from its ``config()`` record.
 """
 from hnn.nn.energy import EnergyNet, RayleighDissipation, SeparableEnergyNet
+from hnn.nn.fields import BaselineField, DissipativeField, HamiltonianField, VectorField, build_field
 from hnn.nn.mlp import ACTIVATIONS, INITS, MLP, make_activation
 
-__all__ = ["MLP", "EnergyNet", "SeparableEnergyNet", "RayleighDissipation", "ACTIVATIONS", "INITS", "make_activation"]
+__all__ = [
+    "MLP", "EnergyNet", "SeparableEnergyNet", "RayleighDissipation", "ACTIVATIONS", "INITS", "make_activation",
+    "VectorField", "HamiltonianField", "DissipativeField", "BaselineField", "build_field",
+]

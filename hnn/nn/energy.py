@@ -10,18 +10,19 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from hnn.nn.config import Configurable
 from hnn.nn.mlp import MLP
 
 __all__ = ["EnergyNet", "SeparableEnergyNet", "RayleighDissipation"]
 
 
-class EnergyNet(nn.Module):
+class EnergyNet(Configurable, nn.Module):
     """E_θ(x): an MLP with one bias-free output, squeezed to one scalar per batch element."""
 
     def __init__(self, dim: int, width: int = 200, depth: int = 2, activation: str = "tanh",
                  init: str = "orthogonal") -> None:
         super().__init__()
-        self.dim = dim
+        self.dim, self.width, self.depth, self.activation, self.init = dim, width, depth, activation, init
         self.mlp = MLP(dim, 1, width=width, depth=depth, activation=activation, bias_out=False, init=init)
 
     def forward(self, x: Tensor) -> Tensor:

@@ -17,6 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from hnn.validate import check_choice, check_int
+
 __all__ = ["MLP", "ACTIVATIONS", "INITS", "make_activation"]
 
 # name -> module factory. Smooth activations are preferred for HNNs: the loss of an HNN contains ∇H, so training
@@ -54,17 +56,7 @@ _ACTIVATION_AND_SLOPE: dict[str, tuple[Callable[[Tensor], Tensor], Callable[[Ten
 
 def make_activation(name: str) -> nn.Module:
     """Activation module by name; unknown names raise ValueError listing the choices."""
-    if not isinstance(name, str) or name not in ACTIVATIONS:
-        raise ValueError(f"unknown activation {name!r}; choose one of {sorted(ACTIVATIONS)}")
-    return ACTIVATIONS[name]()
-
-
-def _check_positive_int(name: str, value: object, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} ({value!r})")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return value
+    return ACTIVATIONS[check_choice("activation", name, ACTIVATIONS)]()
 
 
 class MLP(nn.Module):
@@ -92,13 +84,12 @@ class MLP(nn.Module):
         init: str = "orthogonal",
     ) -> None:
         super().__init__()
-        _check_positive_int("in_features", in_features)
-        _check_positive_int("out_features", out_features)
-        _check_positive_int("width", width)
-        _check_positive_int("depth", depth, minimum=0)
-        if init not in INITS:
-            raise ValueError(f"unknown init {init!r}; choose one of {list(INITS)}")
-        make_activation(activation)  # validate the name before building anything
+        check_int("in_features", in_features, minimum=1)
+        check_int("out_features", out_features, minimum=1)
+        check_int("width", width, minimum=1)
+        check_int("depth", depth, minimum=0)
+        check_choice("init", init, INITS)
+        check_choice("activation", activation, ACTIVATIONS)
         self.in_features, self.out_features = in_features, out_features
         self.activation = activation
         layers: list[nn.Module] = []

@@ -1,4 +1,4 @@
-"""MCMC convergence diagnostics (Vehtari, Gelman, Simpson, Carpenter & Bürkner 2021).
+"""MCMC convergence diagnostics (Vehtari, Gelman, Simpson, Carpenter & Bürkner 2021) and E-BFMI.
 
 All functions take draws shaped ``(chains, draws, *shape)`` (a torch tensor or a numpy array)
 and return one value per element of ``shape`` (same container type as the input).
@@ -9,13 +9,20 @@ and return one value per element of ``shape`` (same container type as the input)
   initial monotone positive sequence, ρ̂_t = 1 − (W − mean autocov_t) / var⁺.
 - ``rhat(x)``: rank-normalised split R̂ = max(R̂_bulk(z-scored ranks), R̂_tail(folded ranks)),
   R̂ = sqrt(((n−1)/n·W + B/n) / W) with W the mean within-chain variance and B/n the variance
-  of chain means.
+  of chain means; the folded draws are |x − median(x)|.
 - ``mcse_mean(x)`` = sd(x) / sqrt(ess(x, "mean")).
+- ``summary_statistics(x)``: mean, sd, mcse_mean, ess_bulk, ess_tail and r_hat together (one
+  rank transform shared by bulk ESS and R̂), what ``SamplingResult.summary`` and the end-of-run
+  checks use.
+- ``ebfmi(energy)``: per chain, E-BFMI = Σ_{n≥2} (E_n − E_{n−1})² / Σ_n (E_n − Ē)² of the total
+  energies E_n = U(q_n) + K(p_n) (chains, draws).
 
 These follow the reference implementation of the paper, so they agree with arviz's
-``ess(method="bulk"|"tail"|"mean")``, ``rhat(method="rank")`` and ``mcse(method="mean")``
-to floating-point accuracy.  One deliberate difference: with a single chain R̂ is still the
-split-chain value (arviz returns NaN there).
+``ess(method="bulk"|"tail"|"mean")``, ``rhat(method="rank")``, ``mcse(method="mean")``,
+``summary(round_to="none")`` and ``bfmi`` to floating-point accuracy (quantiles are R's type 7, as
+in arviz).  One deliberate difference: with a single chain R̂ is still the split-chain value (arviz
+returns NaN there).  Everything is vectorised over the elements of ``shape`` (in blocks of a few
+million draws, to bound memory); ranking dominates the cost, O(N log N) per element for N draws.
 """
 from __future__ import annotations
 
@@ -23,11 +30,13 @@ from typing import Union
 
 import numpy as np
 import torch
-from scipy import special, stats
+from scipy import special
 
 ArrayLike = Union[torch.Tensor, np.ndarray]
 
 _ESS_METHODS = ("bulk", "tail", "mean")
+_BLOCK_ELEMENTS = 1 << 22  # draws per block of elements processed together
+SUMMARY_KEYS = ("mean", "sd", "mcse_mean", "ess_bulk", "ess_tail", "r_hat")
 
 
 def _as_numpy(samples: ArrayLike) -> tuple[np.ndarray, bool]:
@@ -45,120 +54,246 @@ def _as_numpy(samples: ArrayLike) -> tuple[np.ndarray, bool]:
     return array, is_tensor
 
 
-def _per_element(samples: ArrayLike, fn) -> ArrayLike:
-    """Apply ``fn`` to every (chains, draws) slice and reshape back to ``shape``."""
+def _blocks(samples: ArrayLike, fn) -> tuple[dict[str, np.ndarray], bool]:
+    """Apply ``fn`` ((k, chains, draws) -> dict of (k,)) to blocks of elements; reshape to ``shape``."""
     array, is_tensor = _as_numpy(samples)
     chains, draws = array.shape[:2]
     event_shape = array.shape[2:]
     flat = array.reshape(chains, draws, -1)
-    out = np.array([fn(flat[:, :, i]) for i in range(flat.shape[2])], dtype=np.float64).reshape(event_shape)
-    if is_tensor:
-        return torch.from_numpy(out)
-    return out
+    width = max(1, _BLOCK_ELEMENTS // (chains * draws))
+    parts = [fn(np.ascontiguousarray(flat[:, :, i : i + width].transpose(2, 0, 1)))
+             for i in range(0, flat.shape[2], width)]
+    out = {key: np.concatenate([p[key] for p in parts]).reshape(event_shape) for key in parts[0]}
+    return out, is_tensor
+
+
+def _wrap(value: np.ndarray, is_tensor: bool) -> ArrayLike:
+    return torch.from_numpy(np.ascontiguousarray(value)) if is_tensor else value
+
+
+# Internally every block is laid out (k, chains, draws): k elements, each with its own chains.
 
 
 def _split_chains(ary: np.ndarray) -> np.ndarray:
-    """Split every chain in halves (dropping the middle draw when the length is odd)."""
-    half = ary.shape[1] // 2
-    return np.concatenate([ary[:, :half], ary[:, -half:]], axis=0)
+    """Split every chain in halves, dropping the middle draw when the length is odd: (k, 2C, n // 2)."""
+    half = ary.shape[2] // 2
+    return np.concatenate([ary[:, :, :half], ary[:, :, ary.shape[2] - half :]], axis=1)
 
 
-def _z_scale(ary: np.ndarray) -> np.ndarray:
-    """Rank-normalise: Φ⁻¹((rank − 3/8) / (N + 1/4)) with average ranks over all draws."""
-    rank = stats.rankdata(ary, method="average").reshape(ary.shape)
-    return special.ndtri((rank - 0.375) / (ary.size + 0.25))
+def _twice_average_ranks(ordered: np.ndarray) -> np.ndarray:
+    """2 × the average rank (1-based; ties share the mean of their positions) at every position of
+    the rows of ``ordered`` (k, n), each sorted ascending.  Integer valued."""
+    k, n = ordered.shape
+    twice = np.broadcast_to(2 * np.arange(1, n + 1), (k, n))
+    tied = np.zeros((k, n + 1), dtype=np.int8)  # tied[:, j + 1]: entries j and j + 1 are equal
+    tied[:, 1:n] = ordered[:, 1:] == ordered[:, :-1]
+    if not tied.any():
+        return twice
+    # runs of equal entries [first, last] in flat positions (a zero column separates the rows)
+    edges = np.diff(tied.ravel(), append=0)
+    starts = np.flatnonzero(edges == 1)  # flat index (row·(n+1) + j) of the first entry of a run
+    stops = np.flatnonzero(edges == -1)  # ... of its last entry
+    rows, first = np.divmod(starts, n + 1)
+    last = stops - rows * (n + 1)
+    length = last - first + 1
+    twice = twice.copy()
+    flat = np.repeat(rows * n + first - np.cumsum(np.r_[0, length[:-1]]), length) + np.arange(length.sum())
+    twice.ravel()[flat] = np.repeat(first + last + 2, length)
+    return twice
 
 
-def _autocov(ary: np.ndarray) -> np.ndarray:
-    """Autocovariance of every chain at every lag (biased estimator, divided by n), via FFT."""
-    n = ary.shape[1]
+def _scatter(order: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """out[i, order[i, j]] = values[i, j] for (k, n) arrays."""
+    k, n = order.shape
+    out = np.empty((k, n))
+    out.ravel()[(order + (np.arange(k) * n)[:, None]).ravel()] = values.ravel()
+    return out
+
+
+def _gather(values: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """values[i, index[i, j]] for (k, n) arrays."""
+    k, n = index.shape
+    return values.ravel()[(index + (np.arange(k) * values.shape[1])[:, None]).ravel()].reshape(k, n)
+
+
+class _Ranked:
+    """Rank transforms of the split chains of a block ``ary`` (k, C, n) without NaN.
+
+    One sort per element: ``z`` are the rank-normalised split draws, Φ⁻¹((rank − 3/8)/(N + 1/4)),
+    ``sorted`` the split draws in order.  ``folded_z(median)`` rank-normalises |x − median|: in the
+    order of the sorted draws the folded values fall then rise, so reversing the falling part leaves
+    two ascending runs, which a stable (merge) sort orders in linear time.
+    """
+
+    def __init__(self, ary: np.ndarray) -> None:
+        split = _split_chains(ary)
+        self.shape = split.shape
+        k = split.shape[0]
+        self.count = split.shape[1] * split.shape[2]
+        cols = split.reshape(k, self.count)
+        self.order = np.argsort(cols, axis=1)
+        self.sorted = _gather(cols, self.order)
+        # Φ⁻¹ of every possible half-integer rank once (the same doubles as per draw)
+        self.table = special.ndtri((np.arange(2 * self.count + 1) / 2.0 - 0.375) / (self.count + 0.25))
+        self.z = self._z(self.order, self.sorted)
+
+    def _z(self, order: np.ndarray, ordered: np.ndarray) -> np.ndarray:
+        return _scatter(order, self.table[_twice_average_ranks(ordered)]).reshape(self.shape)
+
+    def median(self) -> np.ndarray:
+        """Median of the split draws (all draws when the chains have even length), as np.median."""
+        half = self.count // 2
+        if self.count % 2:
+            return self.sorted[:, half]
+        return (self.sorted[:, half - 1] + self.sorted[:, half]) / 2.0
+
+    def folded_z(self, median: np.ndarray) -> np.ndarray:
+        k, n = self.sorted.shape
+        below = (self.sorted < median[:, None]).sum(axis=1)  # the falling part: positions < below
+        position = np.arange(n)[None, :]
+        runs = np.where(position < below[:, None], below[:, None] - 1 - position, position)
+        folded = np.abs(_gather(self.sorted, runs) - median[:, None])
+        inner = np.argsort(folded, axis=1, kind="stable")
+        return self._z(_gather(self.order, _gather(runs, inner)), _gather(folded, inner))
+
+    def quantile_type7(self, prob: float) -> np.ndarray:
+        return _type7(self.sorted, prob)
+
+
+def _type7(ordered: np.ndarray, prob: float) -> np.ndarray:
+    """R's type-7 quantile of every row, from the two order statistics it needs, with the same
+    floating-point expression as arviz's (scipy.stats.mstats.mquantiles with alphap = betap = 1).
+    ``ordered``: (k, n), sorted rows (or rows partitioned at those two positions)."""
+    n = ordered.shape[1]
+    k = _type7_index(n, prob)
+    gamma = min(max(n * prob + (1.0 + prob * (1.0 - 1.0 - 1.0)) - k, 0.0), 1.0)
+    return (1.0 - gamma) * ordered[:, k - 1] + gamma * ordered[:, k]
+
+
+def _type7_index(n: int, prob: float) -> int:
+    aleph = n * prob + (1.0 + prob * (1.0 - 1.0 - 1.0))
+    return int(np.floor(min(max(aleph, 1), n - 1)))
+
+
+def _mean_autocov(ary: np.ndarray) -> np.ndarray:
+    """Autocovariance at every lag (biased, divided by n) averaged over chains, via FFT.
+    ``ary``: (k, chains, draws) -> (k, draws)."""
+    n = ary.shape[2]
     m = 1 << int(np.ceil(np.log2(2 * n)))
-    centred = ary - ary.mean(axis=1, keepdims=True)
-    spectrum = np.fft.rfft(centred, n=m, axis=1)
-    return np.fft.irfft(spectrum * np.conjugate(spectrum), n=m, axis=1)[:, :n] / n
+    centred = ary - ary.mean(axis=2, keepdims=True)
+    spectrum = np.fft.rfft(centred, n=m, axis=2)
+    power = (spectrum.real**2 + spectrum.imag**2).mean(axis=1)
+    return np.fft.irfft(power, n=m, axis=1)[:, :n] / n
 
 
-def _ess_2d(ary: np.ndarray) -> float:
-    """ESS of a (chains, draws) array with Geyer's initial monotone positive sequence."""
-    if np.isnan(ary).any():
-        return float("nan")
-    if np.max(ary) - np.min(ary) < np.finfo(float).resolution:
-        return float(ary.size)
-    n_chain, n_draw = ary.shape
-    acov = _autocov(ary)
-    mean_acov = acov.mean(axis=0)
-    mean_var = mean_acov[0] * n_draw / (n_draw - 1.0)
-    var_plus = mean_var * (n_draw - 1.0) / n_draw
-    if n_chain > 1:
-        var_plus += np.var(ary.mean(axis=1), ddof=1)
-    rho = np.zeros(n_draw)
-    rho_even = 1.0
-    rho[0] = rho_even
-    rho_odd = 1.0 - (mean_var - mean_acov[1]) / var_plus
-    rho[1] = rho_odd
-    t = 1
-    while t < n_draw - 3 and rho_even + rho_odd > 0.0:  # initial positive sequence
-        rho_even = 1.0 - (mean_var - mean_acov[t + 1]) / var_plus
-        rho_odd = 1.0 - (mean_var - mean_acov[t + 2]) / var_plus
-        if rho_even + rho_odd >= 0:
-            rho[t + 1] = rho_even
-            rho[t + 2] = rho_odd
-        t += 2
-    max_t = t - 2
-    if rho_even > 0:
-        rho[max_t + 1] = rho_even
-    t = 1
-    while t <= max_t - 2:  # initial monotone sequence
-        if rho[t + 1] + rho[t + 2] > rho[t - 1] + rho[t]:
-            rho[t + 1] = (rho[t - 1] + rho[t]) / 2.0
-            rho[t + 2] = rho[t + 1]
-        t += 2
-    n_total = n_chain * n_draw
-    tau = -1.0 + 2.0 * np.sum(rho[: max_t + 1]) + np.sum(rho[max_t + 1 : max_t + 2])
-    tau = max(tau, 1.0 / np.log10(n_total))
-    return float("nan") if np.isnan(rho).any() else n_total / tau
+def _ess(ary: np.ndarray) -> np.ndarray:
+    """ESS of every element of ``ary`` (k, chains, draws) with Geyer's initial monotone positive
+    sequence, exactly as the reference loop but for all k at once.
+
+    With ρ̂_0 = 1 and pair sums P_j = ρ̂_{2j} + ρ̂_{2j+1}, the loop stops at the first pair
+    j_last with P ≤ 0 (or at the last pair it may compute, while 2j − 1 < draws − 3), sums the
+    running minimum of P_0 … P_{j_last−1} (the monotone sequence) and adds ρ̂_{2 j_last} when it
+    is positive or was kept (P_{j_last} ≥ 0): τ = −1 + 2 Σ + that term, ESS = N / max(τ, 1/log₁₀ N)."""
+    k, chains, n = ary.shape
+    total = chains * n
+    out = np.full(k, np.nan)
+    finite = ~np.isnan(ary).any(axis=(1, 2))
+    constant = finite & ((ary.max(axis=(1, 2)) - ary.min(axis=(1, 2))) < np.finfo(float).resolution)
+    out[constant] = float(total)
+    live = finite & ~constant
+    if not live.any():
+        return out
+    x = ary[live]
+    mean_acov = _mean_autocov(x)  # (k', n)
+    mean_var = mean_acov[:, 0] * n / (n - 1.0)
+    var_plus = mean_var * (n - 1.0) / n
+    if chains > 1:
+        var_plus = var_plus + np.var(x.mean(axis=2), axis=1, ddof=1)
+    rho = 1.0 - (mean_var[:, None] - mean_acov) / var_plus[:, None]
+    rho[:, 0] = 1.0
+    j_max = max(0, (n - 3) // 2)
+    pairs = rho[:, 0 : 2 * j_max + 1 : 2] + rho[:, 1 : 2 * j_max + 2 : 2]  # (k', j_max + 1)
+    stops = pairs <= 0.0
+    first_stop = np.where(stops.any(axis=1), stops.argmax(axis=1), j_max + 1)
+    j_last = np.minimum(first_stop, j_max)
+    running = np.minimum.accumulate(pairs, axis=1)
+    rows = np.arange(x.shape[0])
+    summed = np.where(np.arange(j_max + 1)[None, :] < j_last[:, None], running, 0.0).sum(axis=1)
+    rho_last = rho[rows, 2 * j_last]
+    kept = (rho_last > 0.0) | (pairs[rows, j_last] >= 0.0)
+    last = np.where(j_last == 0, 1.0, np.where(kept, rho_last, 0.0))
+    tau = np.maximum(-1.0 + 2.0 * summed + last, 1.0 / np.log10(total))
+    out[live] = total / tau
+    return out
 
 
-def _ess_bulk_2d(ary: np.ndarray) -> float:
-    if np.isnan(ary).any():
-        return float("nan")
-    return _ess_2d(_z_scale(_split_chains(ary)))
+def _rhat(ary: np.ndarray) -> np.ndarray:
+    """Plain R̂ of every element of ``ary`` (k, chains, draws)."""
+    n = ary.shape[2]
+    between = n * np.var(ary.mean(axis=2), axis=1, ddof=1)
+    within = np.mean(np.var(ary, axis=2, ddof=1), axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.sqrt((between / within + n - 1) / n)
 
 
-def _ess_quantile_2d(ary: np.ndarray, prob: float) -> float:
-    # Linear interpolation of the empirical CDF (Hyndman–Fan type 7), as in the reference code.
-    quantile = np.quantile(ary, prob)
-    return _ess_2d(_split_chains((ary <= quantile).astype(np.float64)))
+def _nan_rows(ary: np.ndarray) -> np.ndarray:
+    return np.isnan(ary).any(axis=(1, 2))
 
 
-def _ess_tail_2d(ary: np.ndarray) -> float:
-    if np.isnan(ary).any():
-        return float("nan")
-    return min(_ess_quantile_2d(ary, 0.05), _ess_quantile_2d(ary, 0.95))
+def _full_median(ary: np.ndarray, ranked: _Ranked) -> np.ndarray:
+    """Median over all draws (arviz folds around the median of the unsplit chains)."""
+    if ary.shape[2] % 2 == 0:
+        return ranked.median()
+    return np.median(ary.reshape(ary.shape[0], -1), axis=1)
 
 
-def _ess_mean_2d(ary: np.ndarray) -> float:
-    return _ess_2d(_split_chains(ary))
+def _tail_ess(ary: np.ndarray, ranked: _Ranked | None) -> np.ndarray:
+    """min over p ∈ {0.05, 0.95} of the split ESS of the indicators x ≤ q_p (type-7 quantiles)."""
+    if ranked is not None and ary.shape[2] % 2 == 0:
+        low, high = ranked.quantile_type7(0.05), ranked.quantile_type7(0.95)
+    else:
+        flat = ary.reshape(ary.shape[0], -1)
+        n = flat.shape[1]
+        kth = sorted({_type7_index(n, p) + d for p in (0.05, 0.95) for d in (-1, 0)})
+        part = np.partition(flat, kth, axis=1)
+        low, high = _type7(part, 0.05), _type7(part, 0.95)
+    ess_low = _ess(_split_chains((ary <= low[:, None, None]).astype(np.float64)))
+    ess_high = _ess(_split_chains((ary <= high[:, None, None]).astype(np.float64)))
+    return np.minimum(ess_low, ess_high)
 
 
-def _rhat_2d(ary: np.ndarray) -> float:
-    n = ary.shape[1]
-    between = n * np.var(ary.mean(axis=1), ddof=1)
-    within = np.mean(np.var(ary, axis=1, ddof=1))
-    return float(np.sqrt((between / within + n - 1) / n))
+def _block_statistics(ary: np.ndarray, keys: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """The statistics ``keys`` (of SUMMARY_KEYS) of every element of ``ary`` (k, chains, draws);
+    NaN for elements with a NaN draw, as arviz."""
+    k = ary.shape[0]
+    out = {key: np.full(k, np.nan) for key in keys}
+    ok = ~_nan_rows(ary)
+    if not ok.any():
+        return out
+    x = ary[ok]
+    flat = x.reshape(x.shape[0], -1)
+    ranked = _Ranked(x) if {"ess_bulk", "r_hat"} & set(keys) else None
+    if "mean" in keys:
+        out["mean"][ok] = flat.mean(axis=1)
+    if "sd" in keys or "mcse_mean" in keys:
+        sd = np.std(flat, axis=1, ddof=1)
+        if "sd" in keys:
+            out["sd"][ok] = sd
+        if "mcse_mean" in keys:
+            out["mcse_mean"][ok] = sd / np.sqrt(_ess(_split_chains(x)))
+    if "ess_mean" in keys:
+        out["ess_mean"][ok] = _ess(_split_chains(x))
+    if "ess_bulk" in keys:
+        out["ess_bulk"][ok] = _ess(ranked.z)
+    if "ess_tail" in keys:
+        out["ess_tail"][ok] = _tail_ess(x, ranked)
+    if "r_hat" in keys:
+        out["r_hat"][ok] = np.maximum(_rhat(ranked.z), _rhat(ranked.folded_z(_full_median(x, ranked))))
+    return out
 
 
-def _rhat_rank_2d(ary: np.ndarray) -> float:
-    if np.isnan(ary).any():
-        return float("nan")
-    rhat_bulk = _rhat_2d(_z_scale(_split_chains(ary)))
-    folded = np.abs(ary - np.median(ary))
-    rhat_tail = _rhat_2d(_z_scale(_split_chains(folded)))
-    return max(rhat_bulk, rhat_tail)
-
-
-def _mcse_mean_2d(ary: np.ndarray) -> float:
-    return float(np.std(ary, ddof=1) / np.sqrt(_ess_mean_2d(ary)))
+def _statistics(samples: ArrayLike, keys: tuple[str, ...]) -> tuple[dict[str, np.ndarray], bool]:
+    return _blocks(samples, lambda block: _block_statistics(block, keys))
 
 
 def ess(samples: ArrayLike, method: str = "bulk") -> ArrayLike:
@@ -167,10 +302,11 @@ def ess(samples: ArrayLike, method: str = "bulk") -> ArrayLike:
     ``method``: ``"bulk"`` (rank-normalised split ESS), ``"tail"`` (min over the 5%/95%
     quantile indicators) or ``"mean"`` (split ESS of the raw draws).
     """
-    functions = {"bulk": _ess_bulk_2d, "tail": _ess_tail_2d, "mean": _ess_mean_2d}
-    if method not in functions:
+    if method not in _ESS_METHODS:
         raise ValueError(f"unknown ESS method {method!r}; choose one of {list(_ESS_METHODS)}")
-    return _per_element(samples, functions[method])
+    key = f"ess_{method}"
+    out, is_tensor = _statistics(samples, (key,))
+    return _wrap(out[key], is_tensor)
 
 
 def ess_tail(samples: ArrayLike) -> ArrayLike:
@@ -180,9 +316,39 @@ def ess_tail(samples: ArrayLike) -> ArrayLike:
 
 def rhat(samples: ArrayLike) -> ArrayLike:
     """Rank-normalised split R̂ per element of ``samples`` (chains, draws, *shape)."""
-    return _per_element(samples, _rhat_rank_2d)
+    out, is_tensor = _statistics(samples, ("r_hat",))
+    return _wrap(out["r_hat"], is_tensor)
 
 
 def mcse_mean(samples: ArrayLike) -> ArrayLike:
     """Monte Carlo standard error of the mean: sd / sqrt(ESS_mean)."""
-    return _per_element(samples, _mcse_mean_2d)
+    out, is_tensor = _statistics(samples, ("mcse_mean",))
+    return _wrap(out["mcse_mean"], is_tensor)
+
+
+def summary_statistics(samples: ArrayLike) -> dict[str, ArrayLike]:
+    """``{"mean", "sd", "mcse_mean", "ess_bulk", "ess_tail", "r_hat"}`` per element of ``samples``
+    (chains, draws, *shape): the columns of ``arviz.summary(..., round_to="none")`` (sd with ddof 1)
+    that are not intervals, computed together (one sort of each element's draws)."""
+    out, is_tensor = _statistics(samples, SUMMARY_KEYS)
+    return {key: _wrap(out[key], is_tensor) for key in SUMMARY_KEYS}
+
+
+def ebfmi(energy: ArrayLike) -> ArrayLike:
+    """Energy Bayesian fraction of missing information per chain (Betancourt 2016):
+    Σ_{n=2}^{N} (E_n − E_{n−1})² / Σ_{n=1}^{N} (E_n − Ē)² for total energies ``energy`` (chains, draws),
+    as arviz's ``bfmi``.  Values below 0.3 mean momentum resampling explores the energy distribution
+    poorly (heavy tails, funnels)."""
+    is_tensor = isinstance(energy, torch.Tensor)
+    if is_tensor:
+        array = energy.detach().to("cpu", torch.float64).numpy()
+    elif isinstance(energy, np.ndarray):
+        array = energy.astype(np.float64, copy=False)
+    else:
+        raise TypeError(f"energy must be a torch.Tensor or numpy.ndarray, got {type(energy).__name__}")
+    if array.ndim != 2 or array.shape[1] < 2:
+        raise ValueError(f"energy must have shape (chains, draws) with draws >= 2; got {tuple(array.shape)}")
+    numerator = np.square(np.diff(array, axis=1)).sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        value = numerator / np.square(array - array.mean(axis=1, keepdims=True)).sum(axis=1)
+    return _wrap(value, is_tensor)

@@ -1,10 +1,14 @@
 """Checkpoints: safe loading (``hnn.load``) and crash-safe writing (``AtomicCheckpointIO``).
 
-``load(path)`` reads a checkpoint with ``torch.load(weights_only=True)``: only tensors and plain containers are
-unpickled, so a file carrying a pickled code payload is refused instead of executed. The model class is taken
-from the checkpoint's class record and must be a LightningModule defined inside the ``hnn`` package (no other
-module is ever imported because a file says so). The model is rebuilt from its plain-type hyperparameters,
-its weights are loaded strictly, and it is returned in eval mode.
+``load(path)`` is the one way hnn loads a checkpoint. It reads the file with ``torch.load(weights_only=True)``: only
+tensors and plain containers are unpickled, so a file carrying a pickled code payload is refused instead of executed.
+The model class is taken from the checkpoint's class record and must be one of hnn's LightningModules
+(:data:`MODEL_CLASSES`; no other module is ever imported because a file says so). The model
+is rebuilt from the record of its injected network in its hyperparameters (``field``:
+``{"class_path": "hnn.nn.<Field>", "init_args": {...}}``, see :func:`hnn.nn.build_field`) and its other plain
+hyperparameters — no config file needed; the weights are loaded strictly and the model is
+returned in eval mode. Checkpoints of hnn 0.1 (classes ``HNN``/``BaselineMLP``/``DissipativeHNN``) are refused with a
+message saying so.
 
 Lightning writes checkpoints through fsspec's local "transaction": a temp file from ``tempfile.mkstemp()`` in
 the *system* temp folder, then ``shutil.move`` to the target. When that folder is on another filesystem than the
@@ -29,11 +33,14 @@ from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
 
 from hnn.io import atomic_write
 
-__all__ = ["load", "read_checkpoint", "resolve_model_class", "AtomicCheckpointIO", "CheckpointError"]
+__all__ = ["load", "read_checkpoint", "resolve_model_class", "peek_class", "AtomicCheckpointIO", "CheckpointError",
+           "MODEL_CLASSES", "atomic_torch_save"]
 
 # keys this project's checkpoints use to record the model class
 CLASS_KEY = "hnn_model_class"
-_PACKAGE_PREFIX = "hnn."
+MODEL_CLASSES = ("hnn.models.dynamics.DynamicsModule", "hnn.models.energy.EnergyModel")
+# classes of hnn 0.1 checkpoints (one LightningModule per architecture, before fields were injected)
+_OLD_CLASSES = ("hnn.models.hamiltonian.HNN", "hnn.models.hamiltonian.DissipativeHNN", "hnn.models.baseline.BaselineMLP")
 
 
 class CheckpointError(ValueError):
@@ -94,34 +101,37 @@ def read_checkpoint(path: str | os.PathLike, map_location: Any = "cpu") -> dict[
 
 def _class_path_of(checkpoint: dict[str, Any]) -> str | None:
     path = checkpoint.get(CLASS_KEY)
-    if path is None:
-        path = (checkpoint.get("hyper_parameters") or {}).get("_class_path")
     return path if isinstance(path, str) else None
 
 
 def resolve_model_class(class_path: str) -> type[pl.LightningModule]:
-    """Import ``class_path`` if (and only if) it names a LightningModule defined inside the ``hnn`` package."""
-    if not isinstance(class_path, str) or "." not in class_path or not class_path.startswith(_PACKAGE_PREFIX):
+    """The hnn model class named by a checkpoint's class record (only :data:`MODEL_CLASSES` are imported)."""
+    if class_path in _OLD_CLASSES:
+        raise CheckpointError(f"the checkpoint holds a {class_path.rsplit('.', 1)[1]} of hnn 0.1, whose models built "
+                              "their own networks; hnn 0.2 injects a field into DynamicsModule (hnn.nn.HamiltonianField, "
+                              "BaselineField, DissipativeField). Retrain it with the current config "
+                              "(python scripts/train.py --config ...), or load it with hnn-lightning 0.1")
+    if class_path not in MODEL_CLASSES:
         raise CheckpointError(f"the checkpoint names the model class {class_path!r}, which is not an hnn model "
-                              "class; hnn.load only rebuilds classes from the hnn package")
+                              f"class; hnn.load rebuilds only {', '.join(MODEL_CLASSES)}")
     module_name, _, attr = class_path.rpartition(".")
+    return getattr(importlib.import_module(module_name), attr)
+
+
+def _build_model(cls: type, hparams: dict[str, Any], path: Any) -> pl.LightningModule:
+    """``cls(field=build_field(hparams["field"]), **the other plain constructor arguments)``."""
+    from hnn.nn import build_field
+
+    if not isinstance(hparams.get("field"), dict):
+        raise CheckpointError(f"{str(path)!r} has no field record in its hyperparameters (hparams['field']); it was "
+                              "not written by an hnn 0.2 model")
+    injected = ("field", "optimizer", "scheduler")
+    names = [n for n in inspect.signature(cls.__init__).parameters if n != "self" and n not in injected]
     try:
-        module = importlib.import_module(module_name)
-        cls = getattr(module, attr)
-    except (ImportError, AttributeError) as err:
-        raise CheckpointError(f"the checkpoint's model class {class_path!r} does not exist in this version of "
-                              f"hnn ({type(err).__name__}: {err})") from None
-    if not (isinstance(cls, type) and issubclass(cls, pl.LightningModule)):
-        raise CheckpointError(f"{class_path!r} is not a LightningModule class")
-    return cls
-
-
-def _init_kwargs(cls: type, hparams: dict[str, Any]) -> dict[str, Any]:
-    hparams = {k: v for k, v in hparams.items() if not k.startswith("_")}
-    sig = inspect.signature(cls.__init__)
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in sig.parameters.values()):
-        return hparams
-    return {k: v for k, v in hparams.items() if k in sig.parameters}
+        return cls(field=build_field(hparams["field"]), **{k: hparams[k] for k in names if k in hparams})
+    except (TypeError, ValueError) as err:
+        raise CheckpointError(f"cannot rebuild {cls.__name__} from the hyperparameters in {str(path)!r}: {err}") \
+            from None
 
 
 def load(path: str | os.PathLike, map_location: Any = None, expected_class: type | None = None,
@@ -137,33 +147,25 @@ def load(path: str | os.PathLike, map_location: Any = None, expected_class: type
     Raises:
         FileNotFoundError: no such file.
         CheckpointError (a ValueError): unreadable / truncated / non-checkpoint file, a pickled code payload, an
-            unknown or non-hnn class, a class other than ``expected_class``, or weights that do not fit.
+            unknown, non-hnn or hnn-0.1 class, a class other than ``expected_class``, or weights that do not fit.
     """
     checkpoint = read_checkpoint(path, map_location="cpu" if map_location is None else map_location)
     class_path = _class_path_of(checkpoint)
     if class_path is None:
-        raise CheckpointError(f"{str(path)!r} does not record which model class it holds (no {CLASS_KEY!r} entry "
-                              "and no '_class_path' hyperparameter); it was not written by an hnn model")
+        raise CheckpointError(f"{str(path)!r} does not record which model class it holds (no {CLASS_KEY!r} entry); "
+                              "it was not written by an hnn model")
     cls = resolve_model_class(class_path)
     if expected_class is not None and not issubclass(cls, expected_class):
-        raise CheckpointError(f"{str(path)!r} holds a {cls.__name__} checkpoint, not a {expected_class.__name__}; "
-                              f"load it with hnn.load(path) or {cls.__name__}.load_from_checkpoint(path)")
+        raise CheckpointError(f"{str(path)!r} holds a {cls.__name__} checkpoint, not a {expected_class.__name__}")
     hparams = checkpoint.get("hyper_parameters") or {}
     if not isinstance(hparams, dict):
         raise CheckpointError(f"{str(path)!r} has malformed hyperparameters ({type(hparams).__name__})")
-    try:
-        model = cls(**_init_kwargs(cls, hparams))
-    except (TypeError, ValueError) as err:
-        raise CheckpointError(f"cannot rebuild {cls.__name__} from the hyperparameters in {str(path)!r}: {err}") \
-            from None
+    model = _build_model(cls, hparams, path)
     try:
         model.load_state_dict(checkpoint["state_dict"], strict=strict)
     except RuntimeError as err:
         raise CheckpointError(f"the weights in {str(path)!r} do not fit {cls.__name__}: "
                               f"{str(err).splitlines()[0]}") from None
-    on_load = getattr(model, "on_load_checkpoint", None)
-    if callable(on_load):
-        on_load(checkpoint)
     if isinstance(map_location, (str, torch.device)):
         model = model.to(map_location)
     return model.eval()

@@ -1,4 +1,10 @@
-"""Phase-portrait figure of learned rollouts (matplotlib, Agg backend, written atomically)."""
+"""Figures of learned models (matplotlib's object-oriented API on the Agg canvas, written atomically as PNG).
+
+- :func:`phase_portrait_data` + :func:`draw_phase_portrait`: rollouts in the (q₁, p₁) plane against the reference,
+  the field as arrows (2-d states) and the energy along the rollouts. The data step calls the model; the drawing
+  step does not, so it may run on a worker thread.
+- :func:`draw_energy_model`: an energy-based model's learned density exp(−E)/Z beside the data and HMC samples.
+"""
 from __future__ import annotations
 
 from typing import Any, Callable
@@ -8,7 +14,7 @@ from torch import Tensor
 
 from hnn.io import atomic_save_figure
 
-__all__ = ["BackgroundFigureWriter", "draw_phase_portrait", "phase_portrait_data"]
+__all__ = ["draw_phase_portrait", "phase_portrait_data", "draw_energy_model"]
 
 
 def phase_portrait_data(
@@ -93,46 +99,6 @@ def draw_phase_portrait(path: str, data: dict[str, Any]) -> str:
     return path
 
 
-class BackgroundFigureWriter:
-    """Runs figure-drawing jobs on one worker thread, so that training does not wait for matplotlib.
-
-    ``submit(fn, *args, tag=...)`` queues ``fn(*args)``; :meth:`finished` returns ``(tag, result)`` of the jobs
-    done so far (``wait=True``: after waiting for all), in submission order, and re-raises a job's exception.
-    All drawing happens on the one worker thread; the caller computes the data (e.g. model calls) beforehand.
-    The worker is not pickled (a model holding a writer can be copied or sent to other processes).
-    """
-
-    def __init__(self) -> None:
-        self._executor: Any = None
-        self._jobs: list[tuple[Any, Any]] = []
-
-    def submit(self, fn: Callable[..., Any], *args: Any, tag: Any = None) -> None:
-        if self._executor is None:
-            from concurrent.futures import ThreadPoolExecutor
-
-            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hnn-figures")
-        self._jobs.append((tag, self._executor.submit(fn, *args)))
-
-    def finished(self, wait: bool = False) -> list[tuple[Any, Any]]:
-        done = []
-        while self._jobs and (wait or self._jobs[0][1].done()):
-            tag, future = self._jobs.pop(0)
-            done.append((tag, future.result()))  # re-raises the job's exception here, on the caller's thread
-        return done
-
-    def close(self) -> None:
-        """Wait for every job, then stop the worker thread (a later submit starts a new one)."""
-        try:
-            self.finished(wait=True)
-        finally:
-            if self._executor is not None:
-                self._executor.shutdown(wait=True)
-                self._executor = None
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {"_executor": None, "_jobs": []}
-
-
 def _energy_like(energy: Callable, fallback: Tensor) -> Tensor:
     """A tensor with the dtype/device the energy function expects (its module's parameters, if any)."""
     owner = getattr(energy, "__self__", None)
@@ -141,3 +107,44 @@ def _energy_like(energy: Callable, fallback: Tensor) -> Tensor:
         if param is not None:
             return param
     return fallback
+
+
+def draw_energy_model(model: Any, data: Tensor, path: str, title: str = "", num_samples: int = 2000,
+                      sampler_steps: int = 200, seed: int = 0) -> str:
+    """PNG with three panels: data histogram, the learned density exp(−E)/Z on a grid, HMC samples from the model.
+
+    ``model`` is a 2-d :class:`hnn.models.EnergyModel`; the samples start uniform in its box and take
+    ``sampler_steps`` HMC transitions (generator seeded with ``seed``).
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    was_training = model.training
+    model.eval()
+    try:
+        extent = model.hparams.box
+        xs, ys, log_p = model.grid_log_density()
+        gen = torch.Generator().manual_seed(seed)
+        start = (torch.rand(num_samples, 2, generator=gen) * 2 - 1) * extent
+        samples = model.sample(start.to(model.device), steps=sampler_steps, generator=gen).cpu()
+    finally:
+        model.train(was_training)
+    fig = Figure(figsize=(13, 4.4))
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(1, 3)
+    data = data.detach().cpu()
+    rng = [[-extent, extent], [-extent, extent]]
+    axes[0].hist2d(data[:, 0].numpy(), data[:, 1].numpy(), bins=120, range=rng, cmap="viridis")
+    axes[0].set_title(f"data ({len(data)} points)")
+    axes[1].pcolormesh(xs.cpu().numpy(), ys.cpu().numpy(), log_p.exp().cpu().numpy(), shading="auto", cmap="viridis")
+    axes[1].set_title("learned density exp(−E)/Z")
+    axes[2].hist2d(samples[:, 0].numpy(), samples[:, 1].numpy(), bins=120, range=rng, cmap="viridis")
+    axes[2].set_title(f"HMC samples from the model ({num_samples}, {sampler_steps} steps)")
+    for ax in axes:
+        ax.set_aspect("equal")
+        ax.set_xlim(-extent, extent)
+        ax.set_ylim(-extent, extent)
+    fig.suptitle(f"EnergyModel on {title}" if title else "EnergyModel")
+    fig.tight_layout()
+    atomic_save_figure(fig, path, dpi=110)
+    return path

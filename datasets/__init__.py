@@ -1,0 +1,1 @@
+"""Shipped data (recordings, pretrained models): installed as the data package ``hnn.datasets`` (see ``hnn.paths``)."""

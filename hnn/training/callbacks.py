@@ -1,0 +1,255 @@
+"""Callbacks of hnn's training program: the NaN guard, the rollout monitor, the EBM density figure, the fit timer.
+
+- :class:`FiniteLossGuard` -- a NaN/inf loss stops training, naming the step and the last good checkpoint.
+- :class:`RolloutMonitor` -- at each validation, rolls the model out from the data's reference rollouts
+  (``datamodule.reference_rollouts("val", ...)``) and logs ``val_energy_drift`` (or ``val_learned_energy_drift``),
+  ``val_energy_mse`` and ``val_rollout_mse`` through :func:`hnn.evaluation.evaluate_rollouts`; writes a phase
+  portrait PNG per validation on a worker thread and sends it to wandb when a wandb logger is active.
+- :class:`DensityFigure` -- an :class:`~hnn.models.EnergyModel`'s learned density at the end of training (PNG).
+- :class:`FitTimer` -- wall/CPU time of the training loop; its total over resumed runs is kept in the checkpoint.
+"""
+from __future__ import annotations
+
+import os
+import time
+from typing import Any, Callable
+
+import pytorch_lightning as pl
+import torch
+from torch import Tensor
+
+from hnn.evaluation.figures import draw_energy_model, draw_phase_portrait, phase_portrait_data
+from hnn.evaluation.metrics import evaluate_rollouts
+from hnn.validate import check_bool, check_int, check_positive
+
+__all__ = ["NonFiniteLossError", "FiniteLossGuard", "last_good_checkpoint", "RolloutMonitor", "DensityFigure",
+           "FitTimer", "BackgroundFigureWriter"]
+
+
+class NonFiniteLossError(RuntimeError):
+    """The training loss became NaN or infinite; the message names the step and the last good checkpoint."""
+
+
+def last_good_checkpoint(trainer: pl.Trainer) -> str | None:
+    """Path of the most recent checkpoint this run saved (last.ckpt, else the best one), or None."""
+    for callback in trainer.checkpoint_callbacks:
+        for path in (getattr(callback, "last_model_path", ""), getattr(callback, "best_model_path", "")):
+            if path:
+                return path
+    return None
+
+
+class FiniteLossGuard(pl.Callback):
+    """Stop training with :class:`NonFiniteLossError` as soon as the loss is NaN/inf.
+
+    The check runs before ``backward``, so the non-finite loss never reaches the weights or the optimizer state,
+    and no checkpoint is written after it: the last checkpoint on disk is the last good one.
+    Under multi-process training the decision is shared by all ranks (one tiny all-reduce per step).
+    """
+
+    def on_before_backward(self, trainer: pl.Trainer, pl_module: pl.LightningModule, loss: Tensor) -> None:
+        bad = not bool(torch.isfinite(loss.detach()).all())
+        if trainer.world_size > 1:
+            bad = bool(trainer.strategy.reduce_boolean_decision(bad, all=False))
+        if bad:
+            value = loss.detach().float().cpu().tolist()
+            ckpt = last_good_checkpoint(trainer)
+            raise NonFiniteLossError(
+                f"training stopped: the loss became {value} at step {trainer.global_step} "
+                f"(epoch {trainer.current_epoch}). Last good checkpoint: "
+                + (f"{ckpt} (resume with --ckpt_path {ckpt}, e.g. with a lower learning rate)" if ckpt
+                   else "none saved yet (the run failed before its first checkpoint)")
+            )
+
+
+class BackgroundFigureWriter:
+    """Runs figure-drawing jobs on one worker thread, so that training does not wait for matplotlib.
+
+    ``submit(fn, *args, tag=...)`` queues ``fn(*args)``; :meth:`finished` returns ``(tag, result)`` of the jobs
+    done so far (``wait=True``: after waiting for all), in submission order, and re-raises a job's exception.
+    All drawing happens on the one worker thread; the caller computes the data (e.g. model calls) beforehand.
+    The worker is not pickled (a model holding a writer can be copied or sent to other processes).
+    """
+
+    def __init__(self) -> None:
+        self._executor: Any = None
+        self._jobs: list[tuple[Any, Any]] = []
+
+    def submit(self, fn: Callable[..., Any], *args: Any, tag: Any = None) -> None:
+        if self._executor is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hnn-figures")
+        self._jobs.append((tag, self._executor.submit(fn, *args)))
+
+    def finished(self, wait: bool = False) -> list[tuple[Any, Any]]:
+        done = []
+        while self._jobs and (wait or self._jobs[0][1].done()):
+            tag, future = self._jobs.pop(0)
+            done.append((tag, future.result()))  # re-raises the job's exception here, on the caller's thread
+        return done
+
+    def close(self) -> None:
+        """Wait for every job, then stop the worker thread (a later submit starts a new one)."""
+        try:
+            self.finished(wait=True)
+        finally:
+            if self._executor is not None:
+                self._executor.shutdown(wait=True)
+                self._executor = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"_executor": None, "_jobs": []}
+
+
+
+class RolloutMonitor(pl.Callback):
+    """Validation rollouts of a learned field against the data module's reference rollouts (module docstring).
+
+    Args:
+        n_starts: starting states rolled out (the first validation trajectories' noiseless starts).
+        horizon: rollout length in time units (None: the data module's default — two periods of its system, or the
+            recorded validation block).
+        n_times: output times of those rollouts (simulated tasks).
+        plot: write a phase portrait per validation.
+        plot_dir: folder of the PNGs (default: ``<trainer.log_dir>/phase_portraits``).
+
+    Needs a data module with ``reference_rollouts(split, n_starts, horizon, n_times)`` (``HamiltonianDataModule``)
+    and a module with ``field`` and ``hparams.integrator``/``integrator_dt`` (``DynamicsModule``); rollouts use the
+    module's own integrator. ``last_plot_path`` is the newest PNG written.
+    """
+
+    def __init__(self, n_starts: int = 8, horizon: float | None = None, n_times: int = 60, plot: bool = True,
+                 plot_dir: str | None = None) -> None:
+        self.n_starts = check_int("n_starts", n_starts, minimum=1)
+        self.horizon = None if horizon is None else check_positive("horizon", horizon)
+        self.n_times = check_int("n_times", n_times, minimum=2)
+        self.plot = check_bool("plot", plot)
+        self.plot_dir = plot_dir
+        self.last_plot_path: str | None = None
+        self._reference: Any = None
+        self._figures = BackgroundFigureWriter()
+
+    def _reference_rollouts(self, trainer: pl.Trainer) -> Any:
+        if self._reference is None:
+            datamodule = trainer.datamodule
+            if not callable(getattr(datamodule, "reference_rollouts", None)):
+                raise TypeError(f"RolloutMonitor needs a data module with reference_rollouts() (HamiltonianDataModule),"
+                                f" got {type(datamodule).__name__}; remove the callback for this data")
+            self._reference = datamodule.reference_rollouts("val", n_starts=self.n_starts, horizon=self.horizon,
+                                                            n_times=self.n_times)
+        return self._reference
+
+    def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.sanity_checking:
+            return
+        reference = self._reference_rollouts(trainer)
+        field = pl_module.field
+        own_energy = getattr(field, "hamiltonian", None)
+        drift_energy = reference.energy if reference.conservative else (
+            own_energy if callable(own_energy) and not getattr(field, "dissipative", False) else None)
+        report = evaluate_rollouts(field, reference, method=pl_module.hparams.integrator,
+                                   dt=pl_module.hparams.integrator_dt, float64=False, drift_energy=drift_energy)
+        if not report.finite:
+            pl_module.log("val_rollout_finite", 0.0)
+            return
+        if report.energy_drift is not None:
+            name = "val_energy_drift" if drift_energy is reference.energy else "val_learned_energy_drift"
+            pl_module.log(name, report.energy_drift)
+        if report.energy_mse is not None:
+            pl_module.log("val_energy_mse", report.energy_mse)
+        pl_module.log("val_rollout_mse", report.state_mse)
+        if self.plot and trainer.is_global_zero:
+            self._submit_portrait(trainer, pl_module, reference, report, drift_energy)
+
+    def _submit_portrait(self, trainer: pl.Trainer, pl_module: pl.LightningModule, reference: Any, report: Any,
+                         energy: Callable[[Tensor], Tensor] | None) -> None:
+        folder = self.plot_dir or os.path.join(trainer.log_dir or trainer.default_root_dir, "phase_portraits")
+        step, epoch = trainer.global_step, trainer.current_epoch
+        path = os.path.join(folder, f"epoch{epoch:05d}_step{step:07d}.png")
+        group = reference.groups[0]
+        field = pl_module.field
+        data = phase_portrait_data(group.t_model, report.preds[0], group.truth, energy=energy,
+                                   field=field.vector_field if field.dim == 2 else None,
+                                   title=f"{type(field).__name__} — epoch {epoch}, step {step}")
+        self._log_finished(trainer)
+        self._figures.submit(draw_phase_portrait, path, data, tag=step)
+
+    def _log_finished(self, trainer: pl.Trainer, wait: bool = False) -> None:
+        for step, path in self._figures.finished(wait=wait):
+            self.last_plot_path = path
+            for logger in trainer.loggers:
+                if type(logger).__name__ == "WandbLogger":
+                    logger.log_image(key="phase_portrait", images=[path], step=step)
+
+    def teardown(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        """End of a stage: wait for the last phase portrait and log it."""
+        self._log_finished(trainer, wait=True)
+        self._figures.close()
+
+
+class DensityFigure(pl.Callback):
+    """At the end of training, draw an EnergyModel's learned density beside its validation data (2-d only).
+
+    Writes ``<trainer.log_dir>/ebm_density.png`` (or ``path``); ``last_plot_path`` is where it went.
+    """
+
+    def __init__(self, path: str | None = None, num_samples: int = 2000) -> None:
+        self.path = path
+        self.num_samples = check_int("num_samples", num_samples, minimum=1)
+        self.last_plot_path: str | None = None
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if not trainer.is_global_zero or pl_module.hparams.dim != 2 or trainer.datamodule is None:
+            return
+        (data,) = next(iter(trainer.datamodule.val_dataloader()))
+        path = self.path or os.path.join(trainer.log_dir or trainer.default_root_dir, "ebm_density.png")
+        title = str(getattr(trainer.datamodule, "density", ""))
+        self.last_plot_path = draw_energy_model(pl_module, data, path, title=title, num_samples=self.num_samples)
+
+
+class FitTimer(pl.Callback):
+    """Wall and CPU seconds of the training loop (train start to train end) and the steps it took.
+
+    ``seconds``/``steps``: this run; ``total_seconds``: over this run and the runs it resumed (kept in the
+    checkpoint's callback state).
+    """
+
+    def __init__(self) -> None:
+        self._start: float | None = None
+        self._cpu_start = 0.0
+        self._end: float | None = None
+        self._cpu_end = 0.0
+        self._first_step = 0
+        self._last_step = 0
+        self.previous_seconds = 0.0
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._start, self._cpu_start = time.perf_counter(), time.process_time()
+        self._first_step = self._last_step = trainer.global_step
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._end, self._cpu_end = time.perf_counter(), time.process_time()
+        self._last_step = trainer.global_step
+
+    @property
+    def seconds(self) -> float:
+        return 0.0 if self._start is None else (self._end or time.perf_counter()) - self._start
+
+    @property
+    def cpu_seconds(self) -> float:
+        return 0.0 if self._start is None else (self._cpu_end or time.process_time()) - self._cpu_start
+
+    @property
+    def steps(self) -> int:
+        return self._last_step - self._first_step
+
+    @property
+    def total_seconds(self) -> float:
+        return self.previous_seconds + self.seconds
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"total_seconds": self.total_seconds}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.previous_seconds = float(state_dict.get("total_seconds", 0.0))
