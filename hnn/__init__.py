@@ -5,7 +5,8 @@ Public API (everything else lives in the subpackages):
 - ``hnn.integrate``      -- the one way to roll out any dynamics (see ``hnn.integrators``)
 - ``hnn.load``           -- load any hnn checkpoint safely (weights only), right class, eval mode
 - ``hnn.load_pretrained``-- load a named pretrained model from the registry
-- subpackages: ``systems``, ``integrators``, ``nn``, ``models``, ``data``, ``sampling``, ``envs``, ``optim``
+- subpackages: ``systems``, ``integrators``, ``nn``, ``models``, ``data``, ``sampling``, ``envs``, ``optim``,
+  ``training``, ``evaluation``, ``experiments``; modules ``paths``, ``io``, ``validate``
 
 Lightning-dependent parts are imported lazily so ``import hnn`` and ``hnn.integrate`` stay light.
 """
@@ -28,10 +29,17 @@ __all__ = [
     "sampling",
     "envs",
     "optim",
+    "training",
+    "evaluation",
+    "experiments",
+    "paths",
+    "io",
+    "validate",
 ]
 
-_SUBPACKAGES = {"systems", "integrators", "nn", "models", "data", "sampling", "envs", "optim"}
-_LAZY_FUNCTIONS = {"load": "hnn.models.checkpoint", "load_pretrained": "hnn.models.pretrained"}
+_SUBPACKAGES = {"systems", "integrators", "nn", "models", "data", "sampling", "envs", "optim", "training",
+                "evaluation", "experiments", "paths", "io", "validate"}
+_LAZY_FUNCTIONS = {"load": "hnn.training.checkpoint", "load_pretrained": "hnn.training.pretrained"}
 
 
 def __getattr__(name: str) -> Any:

@@ -27,18 +27,18 @@ Every rollout goes through hnn.integrate under torch.no_grad() and returns every
    for torchdiffeq:dopri5 (which returns only x(10): an adaptive solver needs no grid). "f-evals" counts
    vector-field evaluations (4 per rk4 step, 7 per yoshida6 step, counted for dopri5).
 
-Timing: time.perf_counter around each full hnn.integrate call, one untimed warm-up per configuration, then
---repeats rounds in which every configuration runs once (interleaved, so machine noise hits all alike); the
-median is reported. Ratios are torchdiffeq time / our time (> 1: ours is faster). The load average is printed
-because other processes on the machine move absolute numbers (the interleaved ratios much less). On a machine
-busy with other work, --threads 1 avoids torch's intra-op threads waiting for each other (large batches).
+Timing (hnn.experiments.timing.time_interleaved): time.perf_counter around each full hnn.integrate call, one
+untimed warm-up per configuration, then --repeats rounds in which every configuration runs once (interleaved, so
+machine noise hits all alike); the median is reported. Ratios are torchdiffeq time / our time (> 1: ours is
+faster). The load average is printed because other processes on the machine move absolute numbers (the
+interleaved ratios much less). On a machine busy with other work, --threads 1 avoids torch's intra-op threads
+waiting for each other (large batches).
 """
 from __future__ import annotations
 
 import argparse
 import math
 import os
-import statistics
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -48,6 +48,8 @@ import torch
 from torch import Tensor
 
 import hnn
+from hnn.experiments.integrators import fewest_steps, our_methods
+from hnn.experiments.timing import time_interleaved
 from hnn.integrators import available
 from hnn.systems import get
 
@@ -68,11 +70,6 @@ DIRECT_RK4 = "torchdiffeq.odeint rk4 (direct)"
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def our_methods() -> list[str]:
-    """Every method of hnn.integrate that is ours (not a torchdiffeq:… solver), in registry order."""
-    return [name for name, info in available().items() if info.family != "torchdiffeq"]
-
-
 def steps_for(batch: int, implicit: bool, quick: bool) -> int:
     """Steps per rollout: enough to amortise the per-call cost, few enough to keep 100k-batch runs short."""
     if quick:
@@ -91,18 +88,12 @@ def step_grid(steps: int, dt: float, dtype: torch.dtype) -> Tensor:
 
 
 def interleaved_medians(runs: dict, repeats: int, warmups: dict | None = None) -> dict:
-    """One untimed warm-up of every run (``warmups[key]`` when given, e.g. a 2-step version of a long run), then
-    ``repeats`` rounds of all runs in turn; returns the median seconds of each."""
+    """Median wall seconds of each run under ``torch.no_grad()``: one untimed warm-up of every run (``warmups[key]``
+    when given, e.g. a 2-step version of a long run), then ``repeats`` interleaved rounds of all runs
+    (:func:`hnn.experiments.timing.time_interleaved`)."""
     with torch.no_grad():
-        for key, run in runs.items():
-            (warmups or {}).get(key, run)()
-        times: dict[str, list[float]] = {key: [] for key in runs}
-        for _ in range(repeats):
-            for key, run in runs.items():
-                started = time.perf_counter()
-                run()
-                times[key].append(time.perf_counter() - started)
-    return {key: statistics.median(values) for key, values in times.items()}
+        timings = time_interleaved(runs, repeats=repeats, warmup=1, warmup_fns=warmups, keep_result=False)
+    return {key: timing.median for key, timing in timings.items()}
 
 
 def rollout(method: str, x0: Tensor, t: Tensor, **options: object) -> Callable[[], Tensor]:
@@ -220,36 +211,6 @@ def final_error(x: Tensor, reference: Tensor) -> float:
     """max over batch and components of |x(T) − x_ref(T)| (inf when the rollout blew up)."""
     error = (x[-1] - reference).abs().max().item()
     return error if math.isfinite(error) else math.inf
-
-
-def fewest_steps(error_at: Callable[[int], float], target: float, order: int, start: int = 64,
-                 limit: int = 1 << 17) -> int:
-    """Smallest N (to within 1 %) with error_at(N) <= target for a fixed-step method of the given order.
-
-    Jumps by the error model e(N) ∝ N^−order until a failing and a passing N bracket the target (a blown-up
-    rollout doubles N), then bisects: at these accuracies the error falls monotonically with N.
-    """
-    failing, passing = 0, None  # error_at(failing) > target (0: "no steps"), error_at(passing) <= target
-    steps = start
-    while passing is None or passing - failing > max(1, passing // 100):
-        if steps > limit:
-            raise RuntimeError(f"no step count up to {limit} reaches error {target:g}")
-        error = error_at(steps)
-        if error <= target:
-            passing = steps
-        else:
-            failing = steps
-        if passing is None:  # still above the target: jump past it by the error model (at least ×1.05)
-            jump = (error / target) ** (1.0 / order) * 1.03 if math.isfinite(error) else 2.0
-            steps = max(steps + 1, math.ceil(steps * max(jump, 1.05)))
-        elif failing == 0:  # below the target from the start: jump down, not past it
-            jump = (target / max(error, 1e-300)) ** (1.0 / order) / 1.03
-            steps = min(passing - 1, math.floor(passing / max(jump, 1.05)))
-            if steps < 1:
-                return passing
-        else:
-            steps = (failing + passing) // 2
-    return passing
 
 
 @dataclass

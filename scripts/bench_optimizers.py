@@ -10,9 +10,11 @@ each, whatever the optimizer), about 2000 CPU-seconds in all, i.e. ~17 min with 
 on an idle 2-core machine. ``--optimizers hamiltonian,adam,sgd`` (the three of the issue) saves a quarter.
 
 Tasks:
-  spring, pendulum  HNN (hnn.models.HNN, 2×200 tanh) on the paper's data recipes (hnn.data), full-batch training
-                    on (x, dx/dt) pairs, 2000 steps as in the paper. Metrics: test derivative MSE and the energy
-                    MSE of float64 rollouts of the test starts (hnn.models.metrics.evaluate_energy).
+  spring, pendulum  HNN (hnn.nn.HamiltonianField, 2×200 tanh, in hnn.models.DynamicsModule) on the paper's data
+                    recipes (hnn.data), full-batch training on (x, dx/dt) pairs, 2000 steps as in the paper.
+                    Metrics: test derivative MSE (hnn.evaluation.derivative_mse) and the energy MSE of float64
+                    dopri5 rollouts (rtol = atol = 1e-9) of the first 15 noiseless test starts over t ∈ [0, 20]
+                    (hnn.evaluation.evaluate_rollouts on the data module's reference_rollouts).
   spirals           two interleaved noisy spirals (generated here with a fixed torch generator), an MLP
                     (hnn.nn.MLP, 2×64 tanh) trained full batch with cross-entropy. Metrics: test cross-entropy and
                     test accuracy.
@@ -22,8 +24,8 @@ for Adam this is exactly the paper's ``weight_decay=1e-4``), and the tables repo
 
 Protocol: for each (task, optimizer) the learning rate is picked from a small grid by the final validation loss
 of one run (seed 0; the printed grid shows every point), then the optimizer is trained with 5 other seeds
-(1..5) at that learning rate; tables show mean ± std over those seeds (population std) and the mean wall time
-of one training run. The data set of a task is fixed (data seed 0); the seed sets the network's initialisation
+(1..5) at that learning rate; tables show mean ± std over those seeds (population std) and the mean wall (and CPU)
+time of one training run. The data set of a task is fixed (data seed 0); the seed sets the network's initialisation
 (and nothing else: all training is full batch). Divergent runs (non-finite loss) count as +inf in the grid.
 """
 from __future__ import annotations
@@ -42,10 +44,13 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from hnn.experiments.jobs import run_jobs
+from hnn.experiments.timing import time_calls
 from hnn.io import atomic_write_text
 from hnn.optim import HamiltonianOptimizer, InverseSqrtLR, hamiltonian_loss
 
 REG_STRENGTH = 1e-4  # λ of Algorithm 2 (= the paper's Adam weight decay for spring and pendulum)
+ENERGY_STARTS, ENERGY_HORIZON, ENERGY_TIMES = 15, 20.0, 100  # the energy-MSE reference rollouts of the HNN tasks
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -120,26 +125,31 @@ class Task:
 
 
 def hnn_task(task: str, steps: int) -> Task:
-    """The HNN paper's ``task`` (spring / pendulum): project data module and model, derivative MSE loss."""
+    """The HNN paper's ``task`` (spring / pendulum): project data module, an HNN field in the project's
+    DynamicsModule, derivative MSE loss (``DynamicsModule.loss`` on a ``DerivativeBatch``)."""
+    from hnn.data import DerivativeBatch
     from hnn.data.datamodule import HamiltonianDataModule
-    from hnn.models import HNN
-    from hnn.models.metrics import derivative_mse, evaluate_energy
+    from hnn.evaluation import derivative_mse, evaluate_rollouts
+    from hnn.models import DynamicsModule
+    from hnn.nn import HamiltonianField
 
     data = HamiltonianDataModule(task=task, mode="derivatives", seed=0, val_fraction=0.1, cache_dir=None,
-                                 dtype="float32")
+                                 dtype="float32", verbose=False)
     data.setup("fit")
-    pairs = {split: data.pairs(split) for split in ("train", "val", "test")}
+    pairs = {split: DerivativeBatch(*data.pairs(split)) for split in ("train", "val", "test")}
+    reference = data.reference_rollouts("test", n_starts=ENERGY_STARTS, horizon=ENERGY_HORIZON,
+                                        n_times=ENERGY_TIMES)
 
     def make_model(seed: int) -> nn.Module:
         torch.manual_seed(seed)
-        return HNN(dim=data.dim, hidden_dim=200, depth=2, activation="tanh", monitor_rollouts=0)
+        return DynamicsModule(HamiltonianField(data.dim, hidden_dim=200, depth=2, activation="tanh"))
 
     def base_loss(model: nn.Module, split: str) -> Tensor:
-        return model.derivative_loss(*pairs[split])
+        return model.loss(pairs[split])
 
     def final_metrics(model: nn.Module) -> dict[str, float]:
-        evaluation = evaluate_energy(model, data)
-        return {"test loss": derivative_mse(model, *pairs["test"]), "energy MSE": evaluation.report.energy_mse}
+        report = evaluate_rollouts(model, reference)
+        return {"test loss": derivative_mse(model, *pairs["test"]), "energy MSE": report.energy_mse}
 
     return Task(
         name=task, steps=steps, make_model=make_model, base_loss=base_loss, final_metrics=final_metrics,
@@ -202,22 +212,33 @@ class RunResult:
 
 
 def train(task: Task, spec: OptimizerSpec, lr: float, seed: int) -> RunResult:
-    """Full-batch training for ``task.steps`` steps on base loss + λ·½Σ‖θ‖²; returns the final validation loss."""
+    """Full-batch training for ``task.steps`` steps on base loss + λ·½Σ‖θ‖²; returns the final validation loss.
+
+    The training loop is timed as one call (wall and CPU seconds); a non-finite training loss stops it (diverged).
+    """
     model = task.make_model(seed)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer, scheduler = spec.build(params, lr)
-    start, cpu_start = time.perf_counter(), time.process_time()
-    for _ in range(task.steps):
-        optimizer.zero_grad(set_to_none=True)
-        loss = hamiltonian_loss(task.base_loss(model, "train"), params, reg_strength=REG_STRENGTH)
-        if not torch.isfinite(loss):
-            return RunResult(math.inf, time.perf_counter() - start, time.process_time() - cpu_start, None)
-        loss.backward()
-        optimizer.step()
-        if scheduler is not None:
-            scheduler.step()
-    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
-    val_loss = float(task.base_loss(model, "val").detach())
+
+    def loop() -> bool:
+        """Train; False if the loss left the finite numbers."""
+        for _ in range(task.steps):
+            optimizer.zero_grad(set_to_none=True)
+            loss = hamiltonian_loss(task.base_loss(model, "train"), params, reg_strength=REG_STRENGTH)
+            if not torch.isfinite(loss):
+                return False
+            loss.backward()
+            optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
+        return True
+
+    timing = time_calls(loop, repeats=1, warmup=0)
+    seconds, cpu_seconds = timing.wall[0], timing.cpu[0]
+    if not timing.result:
+        return RunResult(math.inf, seconds, cpu_seconds, None)
+    with torch.no_grad():
+        val_loss = float(task.base_loss(model, "val"))
     return RunResult(val_loss if math.isfinite(val_loss) else math.inf, seconds, cpu_seconds, model)
 
 
@@ -256,10 +277,8 @@ def build_task(name: str, steps: int) -> Task:
     return _TASK_CACHE[key]
 
 
-def run_job(job: Job, threads: int | None = None) -> dict[str, Any]:
+def run_job(job: Job) -> dict[str, Any]:
     """Execute one job (in a worker process or inline) and return plain numbers."""
-    if threads is not None:
-        torch.set_num_threads(threads)
     task = build_task(job.task, job.steps)
     run = train(task, OPTIMIZERS[job.optimizer], job.lr, job.seed)
     out: dict[str, Any] = {"val_loss": run.val_loss, "seconds": run.seconds, "cpu_seconds": run.cpu_seconds,
@@ -274,8 +293,9 @@ def run_benchmark(tasks: dict[str, int], optimizers: list[OptimizerSpec], seeds:
                   log: Callable[[str], None] = print) -> dict[str, Any]:
     """Tune each optimizer's lr per task on the validation split (seed 0), then train ``seeds`` at the best lr.
 
-    ``tasks`` maps task names to training steps, ``grids`` (task, optimizer name) to the lr grid. With ``jobs > 1`` the runs go to that many worker processes
-    (``threads`` torch threads each); a (task, optimizer)'s seed runs start as soon as its grid is done.
+    ``tasks`` maps task names to training steps, ``grids`` (task, optimizer name) to the lr grid. The runs go
+    through :func:`hnn.experiments.jobs.run_jobs` (``jobs`` worker processes, ``threads`` torch threads each);
+    a (task, optimizer)'s seed runs are queued as soon as its grid is done.
     """
     pending_grid = {(task, spec.name): {lr: None for lr in grids[task, spec.name]}
                     for task in tasks for spec in optimizers}
@@ -293,10 +313,11 @@ def run_benchmark(tasks: dict[str, int], optimizers: list[OptimizerSpec], seeds:
         shown = ", ".join(f"{name} {value:.3e}" for name, value in out["metrics"].items())
         return head + f"{shown} ({out['seconds']:.1f} s)"
 
-    def on_result(job: Job, out: dict[str, Any]) -> list[Job]:
+    def on_result(index: int, out: dict[str, Any]) -> list[Job]:
         """Record a finished job; return the jobs it unlocks (the seed runs once a grid is complete)."""
         nonlocal done
         done += 1
+        job = queued[index]
         log(describe(job, out))
         key = (job.task, job.optimizer)
         if job.kind == "final":
@@ -307,27 +328,13 @@ def run_benchmark(tasks: dict[str, int], optimizers: list[OptimizerSpec], seeds:
             return []
         grid = pending_grid[key]
         best_lr[key] = min(grid, key=lambda lr: (grid[lr], lr))
-        return [Job("final", job.task, tasks[job.task], job.optimizer, best_lr[key], seed) for seed in seeds]
+        unlocked = [Job("final", job.task, tasks[job.task], job.optimizer, best_lr[key], seed) for seed in seeds]
+        queued.extend(unlocked)  # run_jobs numbers them on in this order
+        return unlocked
 
-    first = [Job("grid", task, steps, spec.name, lr, 0)
-             for task, steps in tasks.items() for spec in optimizers for lr in grids[task, spec.name]]
-    if jobs <= 1:
-        queue = list(first)
-        while queue:
-            job = queue.pop(0)
-            queue.extend(on_result(job, run_job(job, threads)))
-    else:
-        import multiprocessing
-        from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-            running = {pool.submit(run_job, job, threads): job for job in first}
-            while running:
-                finished, _ = wait(running, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    job = running.pop(future)
-                    for unlocked in on_result(job, future.result()):
-                        running[pool.submit(run_job, unlocked, threads)] = unlocked
+    queued = [Job("grid", task, steps, spec.name, lr, 0)
+              for task, steps in tasks.items() for spec in optimizers for lr in grids[task, spec.name]]
+    run_jobs(run_job, list(queued), jobs=jobs, threads=threads, on_result=on_result)
 
     results: dict[str, Any] = {"tasks": {}}
     for task in tasks:
@@ -370,7 +377,7 @@ def grid_table(results: dict[str, Any]) -> str:
     lines = ["| task | optimizer | validation loss at each lr (seed 0; * = chosen, ! = at the grid's edge) |",
              "|---|---|---|"]
     for task_name, task_result in results["tasks"].items():
-        for name, entry in task_result["optimizers"].items():
+        for entry in task_result["optimizers"].values():
             cells = []
             for lr, value in entry["grid_val_loss"].items():
                 chosen = float(lr) == entry["best_lr"]
@@ -511,7 +518,7 @@ def main(argv: list[str] | None = None) -> None:
 
     print("\nLearning-rate grids (final validation loss, seed 0; * = chosen, ! = chosen at the edge of the grid):\n")
     print(grid_table(results))
-    print(f"\nResults: mean ± std over seeds {', '.join(map(str, seeds))} at the tuned lr "
+    print(f"\nResults: mean ± std (population std) over seeds {', '.join(map(str, seeds))} at the tuned lr "
           f"(test loss = derivative MSE for HNNs, cross-entropy for spirals; every run trained on base loss + "
           f"{REG_STRENGTH:g}·½Σ‖θ‖²):\n")
     print(results_table(results))

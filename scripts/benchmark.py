@@ -23,17 +23,19 @@ BENCHMARKS = {
 }
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> int:
+    """Run the named benchmark's ``main`` with the remaining arguments; its exit status (0 when it returns None)."""
     argv = sys.argv[1:] if argv is None else argv
     if not argv or argv[0] in ("-h", "--help") or argv[0] not in BENCHMARKS:
         print(__doc__)
         if argv and argv[0] not in ("-h", "--help"):
-            sys.exit(f"unknown benchmark {argv[0]!r}; choose one of: {', '.join(BENCHMARKS)}")
-        return
+            print(f"error: unknown benchmark {argv[0]!r}; choose one of: {', '.join(BENCHMARKS)}", file=sys.stderr)
+            return 2
+        return 0
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     module = importlib.import_module(BENCHMARKS[argv[0]])
-    module.main(argv[1:])
+    return int(module.main(argv[1:]) or 0)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

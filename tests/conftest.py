@@ -10,3 +10,9 @@ import torch
 
 os.environ.setdefault("WANDB_MODE", "offline")
 torch.set_num_threads(1)
+
+# Generated datasets of the whole session go to one temporary cache, never to the user's ~/.cache/hnn.
+if "HNN_CACHE_DIR" not in os.environ:
+    import tempfile
+
+    os.environ["HNN_CACHE_DIR"] = tempfile.mkdtemp(prefix="hnn-test-cache-")

@@ -13,11 +13,12 @@ import pytest
 import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import ModelCheckpoint
-from torch.utils.data import DataLoader, TensorDataset
-
 import hnn
-from hnn.models import HNN, BaselineMLP, DissipativeHNN
-from hnn.models.checkpoint import AtomicCheckpointIO, CheckpointError
+from hnn.data import DerivativeBatch
+from hnn.data.datamodule import DeviceBatches
+from hnn.models import DynamicsModule, EnergyModel
+from hnn.nn import BaselineField, DissipativeField, EnergyNet, HamiltonianField
+from hnn.training.checkpoint import AtomicCheckpointIO, CheckpointError
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -30,12 +31,16 @@ def _one_thread():
     torch.set_num_threads(before)
 
 
-def _loader(dim: int = 2, n: int = 64) -> DataLoader:
+def _loader(dim: int = 2, n: int = 64) -> DeviceBatches:
     g = torch.Generator().manual_seed(0)
     x = torch.randn(n, dim, generator=g)
     n_half = dim // 2
     dxdt = torch.cat([2 * x[:, n_half:], -2 * x[:, :n_half]], dim=-1)  # H = |q|² + |p|²
-    return DataLoader(TensorDataset(x, dxdt), batch_size=n)
+    return DeviceBatches((x, dxdt), batch_size=None, batch_type=DerivativeBatch)
+
+
+def _module(field=None) -> DynamicsModule:
+    return DynamicsModule(field if field is not None else HamiltonianField(2, hidden_dim=8))
 
 
 def _fit(tmp_path: Path, model: pl.LightningModule, steps: int = 4) -> Path:
@@ -47,51 +52,81 @@ def _fit(tmp_path: Path, model: pl.LightningModule, steps: int = 4) -> Path:
         plugins=[AtomicCheckpointIO()],
     )
     trainer.fit(model, train_dataloaders=_loader(model.dim), val_dataloaders=_loader(model.dim, 16))
+    assert trainer.global_step == steps
     return ckpt_dir / "last.ckpt"
 
 
-@pytest.mark.parametrize("cls,kwargs", [(HNN, {}), (HNN, {"separable": True}), (BaselineMLP, {}),
-                                        (DissipativeHNN, {})])
-def test_load_returns_right_class_in_eval_mode_with_same_outputs(tmp_path, cls, kwargs):
+@pytest.mark.parametrize("field", [HamiltonianField(2, hidden_dim=8), BaselineField(2, hidden_dim=8),
+                                   HamiltonianField(2, hidden_dim=8, depth=3, structure="separable"),
+                                   DissipativeField(2, hidden_dim=8)], ids=lambda f: f"{type(f).__name__}")
+def test_load_rebuilds_the_field_from_the_checkpoint_alone_in_eval_mode(tmp_path, field):
     torch.manual_seed(0)
-    model = cls(dim=2, hidden_dim=8, monitor_rollouts=0, **kwargs)
+    model = DynamicsModule(field, integrator="implicit_midpoint")
     path = _fit(tmp_path, model)
     loaded = hnn.load(path)
-    assert type(loaded) is cls and not loaded.training
-    assert dict(loaded.hparams) == {k: v for k, v in dict(model.hparams).items()}
+    assert type(loaded) is DynamicsModule and not loaded.training and type(loaded.field) is type(field)
+    assert loaded.field.config() == field.config() and loaded.hparams.integrator == "implicit_midpoint"
     x = torch.randn(5, 2)
     assert torch.equal(loaded.vector_field(x), model.vector_field(x).detach())
     # the checkpoint holds plain types only: it loads with weights_only=True
     raw = torch.load(path, weights_only=True)
-    assert raw["hnn_model_class"] == f"{cls.__module__}.{cls.__name__}"
-    assert cls.load_from_checkpoint(path).hparams == loaded.hparams
+    assert raw["hnn_model_class"] == "hnn.models.dynamics.DynamicsModule" and raw["hyper_parameters"]["field"] == \
+        field.config()
+    # Lightning's conventional name is the same loader
+    assert torch.equal(DynamicsModule.load_from_checkpoint(path).vector_field(x), loaded.vector_field(x))
 
 
-def test_load_from_checkpoint_in_a_fresh_process(tmp_path):
+def test_load_in_a_fresh_process_needs_no_config_file(tmp_path):
     torch.manual_seed(0)
-    model = HNN(dim=2, hidden_dim=8, monitor_rollouts=0)
+    model = _module()
     path = _fit(tmp_path, model)
     x = torch.tensor([[0.3, -0.2]])
     expected = model.vector_field(x).detach()
     code = textwrap.dedent(f"""
-        import torch
-        from hnn.models import HNN
-        m = HNN.load_from_checkpoint({str(path)!r})
+        import torch, hnn
+        m = hnn.load({str(path)!r})
         print(repr(m.vector_field(torch.tensor([[0.3, -0.2]])).detach().tolist()))
     """)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
-                         env={**os.environ, "OMP_NUM_THREADS": "1"})
+                         env={**os.environ, "OMP_NUM_THREADS": "1"}, cwd=tmp_path / "ckpt")
     assert out.returncode == 0, out.stderr
     assert torch.tensor(eval(out.stdout.strip().splitlines()[-1])).allclose(expected, atol=0)
 
 
+def test_energy_model_round_trips(tmp_path):
+    torch.manual_seed(0)
+    model = EnergyModel(EnergyNet(2, width=8, depth=2, activation="silu"), buffer_size=32, sampler_steps=1)
+    x = torch.randn(64, 2)
+    trainer = pl.Trainer(max_steps=2, logger=False, enable_progress_bar=False, enable_model_summary=False,
+                         default_root_dir=tmp_path, callbacks=[ModelCheckpoint(dirpath=tmp_path / "ckpt",
+                                                                               save_last=True)])
+    trainer.fit(model, train_dataloaders=torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x),
+                                                                      batch_size=32))
+    loaded = hnn.load(tmp_path / "ckpt" / "last.ckpt")
+    assert type(loaded) is EnergyModel and torch.equal(loaded.energy(x), model.energy(x).detach())
+    assert loaded.hparams.buffer_size == 32 and torch.equal(loaded.replay, model.replay)
+
+
 def test_wrong_class_is_one_clear_error(tmp_path):
-    path = _fit(tmp_path, HNN(dim=2, hidden_dim=8, monitor_rollouts=0))
-    with pytest.raises(CheckpointError, match="holds a HNN checkpoint, not a BaselineMLP"):
-        BaselineMLP.load_from_checkpoint(path)
-    with pytest.raises(CheckpointError, match="holds a HNN checkpoint, not a DissipativeHNN"):
-        hnn.load(path, expected_class=DissipativeHNN)
-    assert isinstance(hnn.load(path, expected_class=HNN), HNN)
+    path = _fit(tmp_path, _module())
+    with pytest.raises(CheckpointError, match="holds a DynamicsModule checkpoint, not a EnergyModel"):
+        EnergyModel.load_from_checkpoint(path)
+    with pytest.raises(CheckpointError, match="holds a DynamicsModule checkpoint, not a EnergyModel"):
+        hnn.load(path, expected_class=EnergyModel)
+    assert isinstance(hnn.load(path, expected_class=DynamicsModule), DynamicsModule)
+
+
+def test_an_old_format_checkpoint_gets_a_clear_message(tmp_path):
+    old = tmp_path / "old.ckpt"
+    torch.save({"state_dict": {"net.mlp.layers.0.weight": torch.zeros(8, 2)}, "hnn_model_class":
+                "hnn.models.hamiltonian.HNN", "hyper_parameters": {"dim": 2, "hidden_dim": 8}}, old)
+    with pytest.raises(CheckpointError, match="HNN of hnn 0.1.*injects a field into DynamicsModule.*Retrain"):
+        hnn.load(old)
+    no_field = tmp_path / "no_field.ckpt"
+    torch.save({"state_dict": {}, "hnn_model_class": "hnn.models.dynamics.DynamicsModule",
+                "hyper_parameters": {"integrator": "rk4"}}, no_field)
+    with pytest.raises(CheckpointError, match="no field record"):
+        hnn.load(no_field)
 
 
 class _Payload:
@@ -107,7 +142,7 @@ class _Payload:
 def test_pickled_code_payload_is_refused_and_never_runs(tmp_path):
     marker = tmp_path / "payload_ran"
     evil = tmp_path / "evil.ckpt"
-    good = _fit(tmp_path, HNN(dim=2, hidden_dim=8, monitor_rollouts=0))
+    good = _fit(tmp_path, _module())
     checkpoint = torch.load(good, weights_only=True)
     checkpoint["hyper_parameters"]["note"] = _Payload(str(marker))
     torch.save(checkpoint, evil)
@@ -115,7 +150,7 @@ def test_pickled_code_payload_is_refused_and_never_runs(tmp_path):
         hnn.load(evil)
     assert not marker.exists()
     with pytest.raises(CheckpointError, match="refusing to load"):
-        HNN.load_from_checkpoint(evil)
+        DynamicsModule.load_from_checkpoint(evil)
     assert not marker.exists()
     # control: the payload is real — an unsafe load runs it
     torch.load(evil, weights_only=False)
@@ -123,7 +158,7 @@ def test_pickled_code_payload_is_refused_and_never_runs(tmp_path):
 
 
 def test_bad_files_give_one_clear_error(tmp_path):
-    good = _fit(tmp_path, HNN(dim=2, hidden_dim=8, monitor_rollouts=0))
+    good = _fit(tmp_path, _module())
     data = good.read_bytes()
     truncated = tmp_path / "truncated.ckpt"
     truncated.write_bytes(data[: len(data) // 2])
@@ -155,18 +190,22 @@ def test_bad_files_give_one_clear_error(tmp_path):
 
 
 def test_weights_that_do_not_fit_are_a_clear_error(tmp_path):
-    path = _fit(tmp_path, HNN(dim=2, hidden_dim=8, monitor_rollouts=0))
+    path = _fit(tmp_path, _module())
     checkpoint = torch.load(path, weights_only=True)
-    checkpoint["hyper_parameters"]["hidden_dim"] = 9
+    checkpoint["hyper_parameters"]["field"]["init_args"]["hidden_dim"] = 9
     bad = tmp_path / "bad.ckpt"
     torch.save(checkpoint, bad)
-    with pytest.raises(CheckpointError, match="do not fit HNN"):
+    with pytest.raises(CheckpointError, match="do not fit DynamicsModule"):
+        hnn.load(bad)
+    checkpoint["hyper_parameters"]["field"]["init_args"]["activation"] = "swish"
+    torch.save(checkpoint, bad)
+    with pytest.raises(CheckpointError, match="cannot rebuild DynamicsModule.*swish"):
         hnn.load(bad)
 
 
 _KILL_MID_WRITE = textwrap.dedent("""
     import os, signal, sys, torch
-    from hnn.models.checkpoint import AtomicCheckpointIO
+    from hnn.training.checkpoint import AtomicCheckpointIO
     target = sys.argv[1]
     real_save = torch.save
 
@@ -184,13 +223,13 @@ _KILL_MID_WRITE = textwrap.dedent("""
 
 
 def test_a_run_killed_mid_write_leaves_last_ckpt_intact(tmp_path):
-    good = _fit(tmp_path, HNN(dim=2, hidden_dim=8, monitor_rollouts=0))
+    good = _fit(tmp_path, _module())
     before = good.read_bytes()
     out = subprocess.run([sys.executable, "-c", _KILL_MID_WRITE, str(good)], capture_output=True, timeout=120,
                          env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert out.returncode == -signal.SIGKILL, out.stderr.decode()
     assert good.read_bytes() == before  # the old checkpoint is untouched ...
-    assert isinstance(hnn.load(good), HNN)  # ... and still loads
+    assert isinstance(hnn.load(good), DynamicsModule)  # ... and still loads
     leftovers = [p for p in good.parent.iterdir() if p.name.startswith(".") and p.name.endswith(".tmp")]
     assert len(leftovers) == 1  # the torn write stayed in a hidden temp file
     # and a completed atomic write replaces the file in one step
@@ -199,7 +238,7 @@ def test_a_run_killed_mid_write_leaves_last_ckpt_intact(tmp_path):
 
 
 def test_load_pretrained_unknown_name_lists_choices():
-    with pytest.raises(ValueError, match="unknown pretrained model 'nope'"):
+    with pytest.raises(ValueError, match="unknown pretrained model 'nope'; available: baseline_pendulum"):
         hnn.load_pretrained("nope")
 
 

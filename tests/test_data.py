@@ -22,18 +22,20 @@ import torch
 import hnn.systems
 from hnn.data import cache as cache_mod
 from hnn.data.cache import CacheCorruptionWarning, load_or_generate, recipe_key
+from hnn.data.batches import DerivativeBatch, WindowBatch
 from hnn.data.datamodule import DeviceBatches, HamiltonianDataModule, available_tasks
 from hnn.data.real import (
     RECORDINGS,
     ChecksumMismatchError,
-    datasets_dir,
     load_recording,
     read_recording_file,
+    recordings_dir,
     sha256_of_file,
+    shipped_checksums,
 )
 from hnn.data.synthetic import SIMULATION_RECIPES, simulate
 
-REAL_DIR = datasets_dir() / "schmidt_lipson_2009"
+REAL_DIR = recordings_dir()
 
 
 def _raw(name: str) -> np.ndarray:
@@ -47,10 +49,10 @@ def test_shipped_files_match_sha256sums_and_registry():
     for line in (REAL_DIR / "SHA256SUMS").read_text().splitlines():
         digest, filename = line.split()
         listed[filename] = digest
-    assert set(listed) == {r.filename for r in RECORDINGS.values()}
+    assert set(listed) == {r.filename for r in RECORDINGS.values()}  # every recording has exactly one checksum
+    assert shipped_checksums() == listed  # the loader reads the checksums from SHA256SUMS, the one record of them
     for recording in RECORDINGS.values():
-        assert listed[recording.filename] == recording.sha256
-        assert sha256_of_file(REAL_DIR / recording.filename) == recording.sha256
+        assert sha256_of_file(REAL_DIR / recording.filename) == listed[recording.filename]
 
 
 def test_real_pendulum_gap_pairs_dropped_and_counted_independently():
@@ -177,7 +179,9 @@ def test_datamodule_drop_gap_pairs_option():
     assert kept.info["drop_gap_pairs"] is False and kept.info["n_pairs"]["train"] == 444
     assert "kept" in kept.summary() and "dropped" in dropped.summary().split("spanning a gap")[1]
     # The full-batch train loader serves the 444 pairs.
-    (bx, bdxdt), = list(kept.train_dataloader())
+    batches = list(kept.train_dataloader())  # a full-batch epoch: 100 passes (the default), the same batch each
+    assert len(batches) == 100 and all(b is batches[0] for b in batches)
+    bx, bdxdt = batches[0]
     assert bx.shape == (444, 2) and torch.equal(bdxdt, dxdt_kept)
 
 
@@ -231,7 +235,7 @@ def test_malformed_recording_rows_are_reported(tmp_path):
 
 
 def test_recording_bad_arguments():
-    with pytest.raises(ValueError, match="valid: .*real_pendulum"):
+    with pytest.raises(ValueError, match="unknown recording 'real_pendulm'; choose one of .*real_pendulum"):
         load_recording("real_pendulm")
     with pytest.raises(ValueError, match="test_fraction"):
         load_recording("real_pendulum", test_fraction=1.5)
@@ -463,7 +467,7 @@ def test_datamodule_uses_the_cache(tmp_path):
 
 # ----------------------------------------------------------------------------------------------------- DataModule
 def test_unknown_task_lists_valid_ones():
-    with pytest.raises(ValueError, match="valid tasks: .*real_pendulum.*spring"):
+    with pytest.raises(ValueError, match="unknown task 'sprung'; choose one of .*real_pendulum.*spring"):
         HamiltonianDataModule("sprung")
     for name in ("spring", "pendulum", "real_pendulum", "two_body", "three_body"):
         assert name in available_tasks()
@@ -472,7 +476,7 @@ def test_unknown_task_lists_valid_ones():
 @pytest.mark.parametrize(
     "kwargs, error, message",
     [
-        ({"mode": "pairs"}, ValueError, "valid modes"),
+        ({"mode": "pairs"}, ValueError, "unknown mode 'pairs'"),
         ({"window": 1}, ValueError, "window"),
         ({"window": 31}, ValueError, "window=31 exceeds"),
         ({"batch_size": 0}, ValueError, "batch_size"),
@@ -488,7 +492,7 @@ def test_unknown_task_lists_valid_ones():
 )
 def test_bad_parameters_raise(kwargs, error, message):
     with pytest.raises(error, match=message):
-        HamiltonianDataModule("spring", cache_dir=None, **kwargs)
+        HamiltonianDataModule("spring", cache=False, **kwargs)
 
 
 def test_recording_rejects_simulation_only_options():
@@ -503,7 +507,7 @@ def test_dim_and_system_known_before_setup():
     expected = {"spring": 2, "pendulum": 2, "two_body": 8, "three_body": 12, "real_pendulum": 2,
                 "real_spring": 2, "real_double_pendulum": 4, "real_coupled_springs": 4}
     for task, dim in expected.items():
-        dm = HamiltonianDataModule(task, cache_dir=None)
+        dm = HamiltonianDataModule(task, cache=False)
         assert dm.dim == dim
         assert dm._cpu_splits is None  # nothing loaded yet
     assert HamiltonianDataModule("spring").system.name == "spring"
@@ -518,11 +522,12 @@ def test_real_pendulum_system_is_the_papers_analysis_hamiltonian():
 
 
 def test_derivative_batches_full_batch():
-    dm = HamiltonianDataModule("spring", cache_dir=None, passes_per_epoch=3)
+    dm = HamiltonianDataModule("spring", cache=False, passes_per_epoch=3)
     dm.setup("fit")
     loader = dm.train_dataloader()
     batches = list(loader)
     assert len(loader) == len(batches) == 3
+    assert isinstance(batches[0], DerivativeBatch)
     x, dxdt = batches[0]
     n_train = dm.info["n_trajectories"]["train"]
     assert x.shape == dxdt.shape == (n_train * 30, 2) and x.dtype == torch.float32
@@ -536,9 +541,11 @@ def test_derivative_batches_full_batch():
 
 
 def test_window_batches():
-    dm = HamiltonianDataModule("pendulum", mode="windows", window=5, cache_dir=None, dtype="float64")
+    dm = HamiltonianDataModule("pendulum", mode="windows", window=5, cache=False, dtype="float64")
     dm.setup("fit")
-    (t, x), = list(dm.train_dataloader())
+    batch = next(iter(dm.train_dataloader()))
+    assert isinstance(batch, WindowBatch)
+    t, x = batch
     n_train = dm.info["n_trajectories"]["train"]
     assert t.shape == (5,) and x.shape == (n_train * (45 - 5 + 1), 5, 2) and x.dtype == torch.float64
     assert torch.allclose(t, torch.arange(5, dtype=torch.float64) * 3.0 / 44, atol=1e-14)
@@ -547,12 +554,12 @@ def test_window_batches():
     assert torch.equal(x[3], traj[0, 3:8])
     real = HamiltonianDataModule("real_pendulum", mode="windows", window=4)
     real.setup("fit")
-    (t, x), = list(real.train_dataloader())
+    t, x = next(iter(real.train_dataloader()))
     assert t.shape == (4,) and x.shape[1:] == (4, 2) and x.shape[0] == real.info["n_windows"]["train"]
 
 
 def test_minibatches_cover_the_split_once_per_pass():
-    dm = HamiltonianDataModule("spring", batch_size=64, cache_dir=None, dtype="float64", passes_per_epoch=2)
+    dm = HamiltonianDataModule("spring", batch_size=64, cache=False, dtype="float64", passes_per_epoch=2)
     dm.setup("fit")
     x_all, _ = dm.pairs("train")
     loader = dm.train_dataloader()
@@ -569,7 +576,7 @@ def test_minibatches_cover_the_split_once_per_pass():
 
 def test_setup_moves_data_to_the_trainers_device():
     # A stand-in trainer whose strategy's root device is "meta": setup must put every served tensor there.
-    dm = HamiltonianDataModule("spring", cache_dir=None)
+    dm = HamiltonianDataModule("spring", cache=False)
     dm.trainer = types.SimpleNamespace(strategy=types.SimpleNamespace(root_device=torch.device("meta")))
     dm.setup("fit")
     x, dxdt = next(iter(dm.train_dataloader()))
@@ -579,25 +586,25 @@ def test_setup_moves_data_to_the_trainers_device():
 
 
 def test_val_split_is_carved_from_train_deterministically():
-    a = HamiltonianDataModule("spring", cache_dir=None, seed=3, val_fraction=0.2)
-    b = HamiltonianDataModule("spring", cache_dir=None, seed=3, val_fraction=0.2)
+    a = HamiltonianDataModule("spring", cache=False, seed=3, val_fraction=0.2)
+    b = HamiltonianDataModule("spring", cache=False, seed=3, val_fraction=0.2)
     a.setup(), b.setup()
     assert a.info["val_trajectories"] == b.info["val_trajectories"]
     assert len(a.info["val_trajectories"]) == 5  # round(0.2 · 25)
     train, val, test = (set(a.info[f"{s}_trajectories"]) for s in ("train", "val", "test"))
     assert train | val == set(range(25)) and not train & val and test == set(range(25, 50))
-    none = HamiltonianDataModule("spring", cache_dir=None, val_fraction=0.0)
+    none = HamiltonianDataModule("spring", cache=False, val_fraction=0.0)
     none.setup()
     assert len(none.val_dataloader()) == 0 and len(none.info["train_trajectories"]) == 25
 
 
 def test_trajectories_and_pairs_accessors():
-    dm = HamiltonianDataModule("spring", cache_dir=None, dtype="float64")
+    dm = HamiltonianDataModule("spring", cache=False, dtype="float64")
     t, x = dm.trajectories("test")
     _, x_true = dm.trajectories("test", noiseless=True)
     assert x.shape == x_true.shape == (25, 30, 2)
     assert 0.05 < (x - x_true).std() < 0.15
-    with pytest.raises(ValueError, match="valid splits"):
+    with pytest.raises(ValueError, match="unknown split 'validation'"):
         dm.pairs("validation")
     real = HamiltonianDataModule("real_pendulum", dtype="float64")
     t, x = real.trajectories("test")
@@ -645,11 +652,15 @@ def test_lightning_fit_with_the_datamodule(tmp_path, val_fraction):
 
 
 def test_dataloader_path_with_workers():
-    dm = HamiltonianDataModule("spring", mode="windows", window=3, batch_size=100, num_workers=1, cache_dir=None)
+    dm = HamiltonianDataModule("spring", mode="windows", window=3, batch_size=100, num_workers=1, cache=False)
     dm.setup("fit")
     loader = dm.train_dataloader()
-    t, x = next(iter(loader))
-    assert t.shape == (3,) and x.shape == (100, 3, 2)
+    batch = next(iter(loader))
+    assert isinstance(batch, WindowBatch) and batch.t.shape == (3,) and batch.x.shape == (100, 3, 2)
+    pairs = HamiltonianDataModule("spring", batch_size=100, num_workers=1, cache=False)
+    pairs.setup("fit")
+    batch = next(iter(pairs.train_dataloader()))
+    assert isinstance(batch, DerivativeBatch) and batch.x.shape == batch.dxdt.shape == (100, 2)
 
 
 def test_device_batches_rejects_mismatched_tensors():
@@ -661,6 +672,52 @@ def test_toy2d_datamodule_is_exported_lazily():
     import hnn.data
 
     assert "Toy2DDataModule" in hnn.data.__all__
-    if not (Path(hnn.data.__file__).parent / "toy2d.py").exists():
-        pytest.skip("hnn/data/toy2d.py not present")
     assert hnn.data.Toy2DDataModule.__name__ == "Toy2DDataModule"
+
+
+def test_full_batch_epochs_default_to_100_steps_and_mini_batches_to_one_pass():
+    assert HamiltonianDataModule("spring", cache=False).passes_per_epoch == 100
+    assert HamiltonianDataModule("spring", cache=False, batch_size=32).passes_per_epoch == 1
+    assert HamiltonianDataModule("spring", cache=False, passes_per_epoch=7).passes_per_epoch == 7
+
+
+def test_generated_data_goes_to_the_user_cache_or_the_given_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("HNN_CACHE_DIR", str(tmp_path / "user_cache"))
+    monkeypatch.chdir(tmp_path)
+    HamiltonianDataModule("spring", verbose=False).prepare_data()
+    assert sorted(p.suffix for p in (tmp_path / "user_cache").iterdir()) == [".json", ".pt"]
+    HamiltonianDataModule("spring", verbose=False, cache_dir=str(tmp_path / "mine")).prepare_data()
+    assert len(list((tmp_path / "mine").iterdir())) == 2
+    HamiltonianDataModule("spring", verbose=False, cache=False).setup("fit")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine", "user_cache"]  # nothing else was written
+
+
+def test_reference_rollouts_of_a_simulated_task_follow_the_system():
+    dm = HamiltonianDataModule("pendulum", cache=False)
+    reference = dm.reference_rollouts("test", n_starts=4, horizon=5.0, n_times=11)
+    (group,) = reference.groups
+    _, x_true = dm.trajectories("test", noiseless=True)
+    assert group.x0.dtype == torch.float64 and torch.equal(group.x0, dm._build_cpu_splits()["test"].traj_x_true[:4, 0])
+    assert torch.allclose(group.x0, x_true[:4, 0].double(), atol=1e-6)
+    assert torch.equal(group.t_model, torch.linspace(0, 5.0, 11, dtype=torch.float64))
+    # the reference trajectory conserves the system's H to the reference solver's accuracy (dopri5 at 1e-12)
+    energy = reference.energy(group.truth)
+    assert reference.conservative and float((energy - energy[:1]).abs().max()) < 1e-9
+    default = dm.reference_rollouts("val")  # horizon: two periods of the system, at least the data's span
+    assert float(default.groups[0].t_model[-1]) == pytest.approx(max(3.0, 2 * dm.system.period))
+    with pytest.raises(ValueError, match="no trajectories"):
+        HamiltonianDataModule("pendulum", cache=False, val_fraction=0.0).reference_rollouts("val")
+
+
+def test_reference_rollouts_of_a_recording_are_the_recorded_block():
+    dm = HamiltonianDataModule("real_pendulum", dtype="float64")
+    reference = dm.reference_rollouts("test")
+    (group,) = reference.groups
+    t, x = dm.trajectories("test")
+    assert torch.equal(group.truth[:, 0], x[0]) and torch.equal(group.x0, x[:1, 0])
+    assert torch.equal(group.t_model, t - t[0]) and not reference.conservative
+    q, p = x[0, :, 0], x[0, :, 1]  # energy: the paper's analysis H
+    assert torch.allclose(reference.energy(x[0]), 2.4 * (1 - torch.cos(q)) + p**2, rtol=1e-14, atol=1e-14)
+    cut = dm.reference_rollouts("test", horizon=5.0)
+    assert float(cut.groups[0].t_model[-1]) <= 5.0 < float(group.t_model[-1])
+    assert HamiltonianDataModule("real_spring").reference_rollouts("test").energy is None

@@ -370,6 +370,33 @@ def test_hamiltonian_loss_rejects_bad_input(args: tuple, error: type, message: s
 
 
 # ----------------------------------------------------------------------------------------------------------------
+# The optimizer benchmark's job pool (scripts/bench_optimizers.py: seed runs queued once an lr grid is done)
+# ----------------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_run_jobs_queues_follow_up_jobs_and_returns_results_by_index(jobs: int) -> None:
+    from hnn.experiments.jobs import run_jobs
+
+    seen: list[tuple[int, int]] = []
+
+    def on_result(index: int, result: int) -> list[int] | None:
+        seen.append((index, result))
+        return [-(10 * result)] if result < 100 else None  # 1 -> -10 -> -100 (stop); 2 -> -20 -> -200 (stop)
+
+    threads_before = torch.get_num_threads()
+    results = run_jobs(abs, [-1, -2], jobs=jobs, threads=1, on_result=on_result)  # abs: picklable for workers
+    assert torch.get_num_threads() == threads_before
+    assert sorted(seen) == list(enumerate(results))  # every job reported once, with its own index
+    assert sorted(results[:2]) == [1, 2] and results[:2] == [1, 2]
+    assert sorted(results[2:]) == [10, 20, 100, 200] and len(results) == 6
+    with pytest.raises(ValueError, match="jobs"):
+        run_jobs(abs, [1], jobs=0)
+    with pytest.raises(TypeError, match="on_result"):
+        run_jobs(abs, [1], on_result=3)  # type: ignore[arg-type]
+
+
+# ----------------------------------------------------------------------------------------------------------------
 # Lightning and LightningCLI
 # ----------------------------------------------------------------------------------------------------------------
 

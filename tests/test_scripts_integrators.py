@@ -1,4 +1,5 @@
-"""Smoke tests of scripts/plot_integrators.py and scripts/bench_integrators.py (fast: small runs only).
+"""Smoke tests of scripts/plot_integrators.py and scripts/bench_integrators.py (fast: small runs only), and of the
+benchmark's helpers in hnn.experiments.integrators.
 
 The scripts are loaded from their files (scripts/ is not a package) and run in-process through main(argv).
 """
@@ -12,6 +13,8 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+
+from hnn.experiments.integrators import fewest_steps, our_methods
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -100,7 +103,7 @@ def test_benchmark_quick_run_prints_every_table(bench, capsys):
     printed = capsys.readouterr().out
     for heading in ("== Throughput", "== RK4 at equal steps", "== Equal accuracy", "summary"):
         assert heading in printed
-    for method in bench.our_methods():
+    for method in our_methods():
         assert f"\n{method} " in printed, f"no throughput row for {method}"
     assert "torchdiffeq:dopri5" in printed and "torchdiffeq:rk4" in printed
     assert "equal steps, torchdiffeq:rk4 time / ours rk4" in printed
@@ -120,13 +123,58 @@ def test_benchmark_rejects_unknown_method_and_bad_batches(bench, capsys):
 
 @pytest.mark.parametrize("target", [1e-3, 1e-6, 3.7e-9])
 @pytest.mark.parametrize("start", [4, 64, 5000])
-def test_fewest_steps_finds_the_minimum_of_a_model_error(bench, target, start):
+def test_fewest_steps_finds_the_minimum_of_a_model_error(target, start):
     # A 4th-order error model e(N) = 7·N^-4 (blown up, inf, below 3 steps): the true minimum is
     # ceil((7/target)^(1/4)); the search promises the smallest passing N to within 1 %.
     def error_at(steps: int) -> float:
         return math.inf if steps < 3 else 7.0 * steps ** -4.0
 
     exact = math.ceil((7.0 / target) ** 0.25)
-    found = bench.fewest_steps(error_at, target, order=4, start=start)
+    found = fewest_steps(error_at, target, order=4, start=start)
     assert error_at(found) <= target
     assert exact <= found <= max(exact + 1, math.ceil(1.01 * exact))
+
+
+def test_interleaved_timing_rounds_warmups_and_results():
+    # the benchmark's harness (hnn.experiments.timing): warm-ups first (substitutes where given), then rounds of
+    # every function in order; each result is released before that function's next timed call
+    import weakref
+
+    import torch
+
+    from hnn.experiments.timing import time_calls, time_interleaved
+
+    calls: list[str] = []
+    alive_at_call: list[bool] = []
+    last: dict[str, weakref.ref] = {}
+
+    def make(name: str):
+        def run() -> torch.Tensor:
+            calls.append(name)
+            if name in last:
+                alive_at_call.append(last[name]() is not None)
+            out = torch.zeros(3)
+            last[name] = weakref.ref(out)
+            return out
+        return run
+
+    timings = time_interleaved({"a": make("a"), "b": make("b")}, repeats=3, warmup=1,
+                               warmup_fns={"b": lambda: calls.append("b-short")})
+    assert calls == ["a", "b-short", "a", "b", "a", "b", "a", "b"]
+    assert list(timings) == ["a", "b"]
+    assert all(len(t.wall) == 3 and len(t.cpu) == 3 and min(t.wall) >= 0.0 for t in timings.values())
+    assert timings["a"].minimum <= timings["a"].median <= timings["a"].maximum
+    assert not any(alive_at_call), "a previous result was still alive when the next timed call started"
+    assert isinstance(timings["b"].result, torch.Tensor)  # the last result is kept ...
+    assert time_interleaved({"a": make("a")}, repeats=2, keep_result=False)["a"].result is None  # ... unless not
+
+    single = time_calls(lambda: 7, repeats=4, warmup=0)
+    assert len(single.wall) == 4 and single.result == 7
+    with pytest.raises(ValueError, match="repeats"):
+        time_calls(lambda: None, repeats=0)
+    with pytest.raises(TypeError, match="callable"):
+        time_calls(3)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="empty"):
+        time_interleaved({})
+    with pytest.raises(ValueError, match="not in fns"):
+        time_interleaved({"a": make("a")}, warmup_fns={"z": make("z")})

@@ -512,6 +512,12 @@ class HamiltonianDataModule(pl.LightningDataModule):
                              passes=self.passes_per_epoch if train else 1, generator=generator,
                              batch_type=DerivativeBatch if self.mode == "derivatives" else WindowBatch)
 
+    def transfer_batch_to_device(self, batch: Any, device: torch.device, dataloader_idx: int) -> Any:
+        """Batches of the on-device loaders already live on the serving device: passed through as they are."""
+        if self.num_workers == 0 and self.device == device:
+            return batch
+        return super().transfer_batch_to_device(batch, device, dataloader_idx)
+
     def train_dataloader(self) -> Any:
         return self._loader("train", train=True)
 

@@ -1,0 +1,10 @@
+"""hnn.evaluation: metrics and protocols for learned dynamics (no training here).
+
+- :func:`evaluate_rollouts` -- the one energy-MSE computation (validation monitor, train.py's summary, Table 1), on a
+  :class:`hnn.data.ReferenceRollouts` built by the data side; :func:`derivative_mse`;
+- :mod:`hnn.evaluation.table1` -- the Table 1 protocols of Greydanus et al. 2019, the table and its figure;
+- :mod:`hnn.evaluation.figures` -- phase portraits and the energy-model density figure.
+"""
+from hnn.evaluation.metrics import RolloutReport, derivative_mse, evaluate_rollouts
+
+__all__ = ["evaluate_rollouts", "derivative_mse", "RolloutReport"]

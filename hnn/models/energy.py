@@ -144,3 +144,15 @@ class EnergyModel(pl.LightningModule):
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return self.optimizer_factory(self.parameters())
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["hnn_model_class"] = f"{type(self).__module__}.{type(self).__qualname__}"
+
+    @classmethod
+    def load_from_checkpoint(cls, checkpoint_path, map_location=None, **kwargs):  # type: ignore[override]
+        """Lightning's conventional name for :func:`hnn.load`, restricted to this class."""
+        if kwargs:
+            raise TypeError(f"load_from_checkpoint takes checkpoint_path and map_location only, got {sorted(kwargs)}")
+        from hnn.training.checkpoint import load
+
+        return load(checkpoint_path, map_location=map_location, expected_class=cls)

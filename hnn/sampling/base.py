@@ -1,7 +1,9 @@
 """Shared machinery of the HMC-family samplers: input checks, the potential with its cached
-gradient, kinetic energy set-up, the warmup loop and result assembly.
+gradient, kinetic energy set-up, the warmup loop, result assembly and the end-of-run checks.
 
-Target density π(x) ∝ exp(−U(x)); Hamiltonian H(x, p) = U(x) + K(p).  The leapfrog is
+Target density π(x) ∝ exp(−U(x)); Hamiltonian H(x, p) = U(x) + K(p).  The target is given either
+as ``energy=U`` or as ``log_prob=log π`` (then U = −log_prob, exactly, so both give the same draws
+for the same seed); constants do not matter.  The leapfrog is
 ``hnn.integrators.splitting.leapfrog_step`` with force ∂U/∂x and velocity ∇K(p); the gradient at
 the current state is cached across iterations so a trajectory of L steps costs L gradients.
 """
@@ -9,6 +11,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from dataclasses import dataclass
 from typing import Callable
 
@@ -17,10 +20,13 @@ from torch import Tensor
 
 from hnn.integrators.splitting import leapfrog_step
 from hnn.sampling.adaptation import DualAveraging, PooledCovariance, WarmupSchedule
+from hnn.sampling.checks import SamplingWarning, UnboundedWatch
 from hnn.sampling.kinetic import MASS_STRUCTURES, GaussianKinetic, RelativisticKinetic, check_mass_matrix
-from hnn.sampling.result import SamplingResult
+from hnn.sampling.progress import make_progress_bar, progress_enabled
+from hnn.sampling.result import SamplingResult, WarmupDraws
 
 EnergyFn = Callable[[Tensor], Tensor]
+LogProbFn = Callable[[Tensor], Tensor]
 KINETIC_KINDS = ("gaussian", "relativistic")
 LOG_08 = math.log(0.8)
 
@@ -95,6 +101,22 @@ def initial_inverse_mass(force: Tensor, dense: bool) -> Tensor:
     return torch.diag(inverse) if dense else inverse
 
 
+class NegatedLogProb:
+    """U(x) = −log_prob(x) (or, for a gradient function, −∇log_prob(x)).  Negation is exact in
+    floating point, so a sampler given ``log_prob=f`` makes the same draws as one given
+    ``energy=lambda x: -f(x)`` with the same generator."""
+
+    def __init__(self, fn: LogProbFn, what: str = "log_prob") -> None:
+        self.fn = fn
+        self.what = what
+
+    def __call__(self, x: Tensor) -> Tensor:
+        out = self.fn(x)
+        if not isinstance(out, Tensor):
+            raise TypeError(f"{self.what} must return a tensor, got {type(out).__name__}")
+        return -out
+
+
 @dataclass
 class ChainState:
     """Per-chain position (batch, D), potential energy (batch,) and cached force ∂U/∂q (batch, D)."""
@@ -115,14 +137,26 @@ def _check_int(name: str, value: int, minimum: int) -> None:
 
 
 class MCMCSampler:
-    """Base class: subclasses implement ``_transition(state, step_size, generator)``."""
+    """Base class of HMC and NUTS: subclasses implement ``_transition(state, step_size, ...)``.
+
+    The target is given by exactly one of
+    - ``energy``: x (chains, *state_shape) -> U(x) (chains,), the density being π(x) ∝ exp(−U(x));
+    - ``log_prob``: x -> log π(x) (chains,) up to a constant; the sampler uses U = −log_prob.
+    Both must be differentiable torch functions of x, vectorised over chains (each row is a chain).
+    ``gradient`` (optional) is the derivative of whichever of the two is given, x -> ∂U/∂x or
+    ∂log π/∂x (chains, *state_shape); without it autograd differentiates the function.  A log-density
+    passed as ``energy`` makes U fall without bound: warmup stops with a ``ValueError`` naming
+    ``log_prob=``.  A function that does not depend on x, or is not finite at every initial state,
+    is rejected before sampling.
+    """
 
     name = "MCMC"
 
     def __init__(
         self,
-        energy: EnergyFn,
+        energy: EnergyFn | None = None,
         *,
+        log_prob: LogProbFn | None = None,
         step_size: float | None = None,
         mass: str | Tensor = "identity",
         kinetic: str = "gaussian",
@@ -137,10 +171,17 @@ class MCMCSampler:
         base_window: int | None = None,
         initial_mass_from_gradient: bool = True,
     ) -> None:
-        if not callable(energy):
-            raise TypeError(f"energy must be a callable x -> energy per chain, got {type(energy).__name__}")
+        if (energy is None) == (log_prob is None):
+            raise TypeError(
+                "pass exactly one of energy= (U(x), the density is exp(-U)) and log_prob= (log p(x) up to a constant), "
+                + ("got both" if energy is not None else "got neither")
+            )
+        target = "energy" if energy is not None else "log_prob"
+        fn = energy if energy is not None else log_prob
+        if not callable(fn):
+            raise TypeError(f"{target} must be a callable x -> {target} per chain, got {type(fn).__name__}")
         if gradient is not None and not callable(gradient):
-            raise TypeError(f"gradient must be a callable x -> dU/dx or None, got {type(gradient).__name__}")
+            raise TypeError(f"gradient must be a callable x -> d{target}/dx or None, got {type(gradient).__name__}")
         if step_size is not None:
             _check_positive("step_size", step_size)
         if isinstance(target_accept, bool) or not isinstance(target_accept, (int, float)) or not 0.0 < target_accept < 1.0:
@@ -154,8 +195,10 @@ class MCMCSampler:
         if kinetic == "relativistic":
             _check_positive("speed_of_light", speed_of_light)
         _check_positive("max_energy_error", max_energy_error)
-        self.energy = energy
-        self.gradient = gradient
+        self.target = target  # which of energy= / log_prob= was given (named in errors)
+        self.log_prob = log_prob
+        self.energy = energy if energy is not None else NegatedLogProb(log_prob)
+        self.gradient = gradient if gradient is None or log_prob is None else NegatedLogProb(gradient, "gradient")
         self.step_size = step_size
         self.mass = mass
         self.kinetic_kind = kinetic
@@ -196,21 +239,37 @@ class MCMCSampler:
         state_shape = tuple(initial.shape[1:])
         potential = Potential(self.energy, state_shape, self.gradient, potential_scale)
         q = initial.detach().clone().reshape(chains, -1)
-        x = q.reshape(chains, *state_shape)
+        target = self.target
         with torch.enable_grad():
+            x = q.reshape(chains, *state_shape).requires_grad_(True)
             out = self.energy(x)
-        if not isinstance(out, Tensor):
-            raise TypeError(f"energy must return a tensor, got {type(out).__name__}")
-        if tuple(out.shape) != (chains,):
-            raise ValueError(
-                f"energy must return one scalar per chain: expected shape ({chains},) for initial of shape "
-                f"{tuple(initial.shape)}, got {tuple(out.shape)}"
-            )
+            if not isinstance(out, Tensor):
+                raise TypeError(f"{target} must return a tensor, got {type(out).__name__}")
+            if tuple(out.shape) != (chains,):
+                raise ValueError(
+                    f"{target} must return one scalar per chain: expected shape ({chains},) for initial of shape "
+                    f"{tuple(initial.shape)}, got {tuple(out.shape)}"
+                )
+            if self.gradient is None:
+                grad = torch.autograd.grad(out.sum(), x, allow_unused=True)[0] if out.requires_grad else None
+                if grad is None:
+                    raise ValueError(
+                        f"{target} does not depend on its input x: its value at the initial states carries no gradient "
+                        "with respect to x (a constant, or x detached or converted to a number inside the function). "
+                        "The sampler needs its derivative; write the function in differentiable torch operations of x, "
+                        "or pass gradient=."
+                    )
         value, grad = potential(q)
         bad = ~(torch.isfinite(value) & torch.isfinite(grad).all(-1))
+        if bool(bad.all()):
+            raise ValueError(
+                f"{target} or its gradient is not finite at the initial state of every chain (all {chains}): the "
+                "initial values lie outside the target's support (constrained parameters need an unconstrained "
+                "parameterisation, e.g. log of a scale) or the function returns NaN/inf everywhere"
+            )
         if bool(bad.any()):
             idx = torch.nonzero(bad).flatten().tolist()[:10]
-            raise ValueError(f"energy or its gradient is not finite at the initial state of chains {idx}")
+            raise ValueError(f"{target} or its gradient is not finite at the initial state of chains {idx}")
         return potential, ChainState(q, value, grad)
 
     # ------------------------------------------------------------------ shared helpers
@@ -248,30 +307,54 @@ class MCMCSampler:
         num_samples: int = 1000,
         num_warmup: int | None = None,
         generator: torch.Generator | None = None,
-        progress: bool = False,
+        progress: bool | None = None,
+        *,
+        save_warmup: bool = False,
+        warn: bool = True,
     ) -> SamplingResult:
         """Run ``num_warmup`` adaptation iterations then draw ``num_samples`` per chain.
 
         ``initial``: (chains, *state_shape).  Returns a ``SamplingResult`` with samples
         (chains, num_samples, *state_shape).  ``num_warmup=None`` picks :func:`default_num_warmup` for the
         number of chains (Stan's 1000 for one chain, shorter when adaptation pools many chains).
+        ``progress``: a tqdm bar on stderr (``None``: only when stderr is a terminal).  ``save_warmup``:
+        keep the warmup iterations in ``result.warmup``.  ``warn``: run the end-of-run checks
+        (``hnn.sampling.checks``: divergences, R̂, ESS, tree depth, E-BFMI) and issue each failed one
+        once as a ``SamplingWarning``; their cost grows like N log N in the number N of draws per
+        coordinate (``result.check_seconds``).
+
+        Raises ``ValueError`` when U falls without bound during warmup (``checks.UnboundedWatch``):
+        the usual cause is a log-density passed as ``energy=`` instead of ``log_prob=``.
         """
         _check_int("num_samples", num_samples, 1)
         if num_warmup is None:  # a malformed ``initial`` gets its own error from _prepare below
             chains = initial.shape[0] if isinstance(initial, Tensor) and initial.ndim >= 1 else 1
             num_warmup = default_num_warmup(max(chains, 1))
         _check_int("num_warmup", num_warmup, 0)
+        for name, flag in (("save_warmup", save_warmup), ("warn", warn)):
+            if not isinstance(flag, bool):
+                raise TypeError(f"{name} must be True or False, got {flag!r}")
+        show = progress_enabled(progress)
         with torch.inference_mode(False), torch.no_grad():
             if isinstance(initial, Tensor) and initial.is_inference():
                 initial = initial.clone()
-            return self._run(initial, num_samples, num_warmup, generator, progress)
+            result = self._run(initial, num_samples, num_warmup, generator, show, save_warmup)
+        if warn:
+            start = time.perf_counter()
+            messages = result.check()
+            result.check_seconds = time.perf_counter() - start
+            for message in messages:
+                warnings.warn(message, SamplingWarning, stacklevel=2)
+        return result
 
-    def _run(self, initial: Tensor, num_samples: int, num_warmup: int, generator, progress: bool) -> SamplingResult:
+    def _run(self, initial: Tensor, num_samples: int, num_warmup: int, generator, progress: bool,
+             save_warmup: bool = False) -> SamplingResult:
         potential, state = self._prepare(initial)
         chains, dim = state.q.shape
         dtype, device = state.q.dtype, state.q.device
         kinetic = self._make_kinetic(dim, dtype, device)
-        return self._loop(state, potential, kinetic, num_samples, num_warmup, generator, progress, initial.shape[1:])
+        return self._loop(state, potential, kinetic, num_samples, num_warmup, generator, progress, initial.shape[1:],
+                          save_warmup)
 
     def _buffers(self, chains: int) -> tuple[int, int, int]:
         """Stan's (init, terminal, first slow window) = (75, 50, 25) for one chain.  Windows pool all
@@ -290,10 +373,22 @@ class MCMCSampler:
         return self._find_reasonable_step_size(state, start, potential, kinetic, generator)
 
     def _loop(self, state: ChainState, potential: Potential, kinetic, num_samples: int, num_warmup: int,
-              generator, progress: bool, state_shape) -> SamplingResult:
+              generator, progress: bool, state_shape, save_warmup: bool = False) -> SamplingResult:
         chains, dim = state.q.shape
         dtype, device = state.q.dtype, state.q.device
         t_start = time.perf_counter()
+        bar = make_progress_bar(progress, self.name, num_warmup, num_samples)
+        try:
+            return self._iterate(state, potential, kinetic, num_samples, num_warmup, generator, bar, state_shape,
+                                 save_warmup, t_start)
+        finally:
+            if bar is not None:
+                bar.close()
+
+    def _iterate(self, state: ChainState, potential: Potential, kinetic, num_samples: int, num_warmup: int,
+                 generator, bar, state_shape, save_warmup: bool, t_start: float) -> SamplingResult:
+        chains, dim = state.q.shape
+        dtype, device = state.q.dtype, state.q.device
         adapt_step = self.adapt_step_size and num_warmup > 0
         if self.adapt_mass and num_warmup > 0 and self.initial_mass_from_gradient:
             kinetic.set_inverse_mass(initial_inverse_mass(state.force, kinetic.structure == "dense"))
@@ -306,10 +401,17 @@ class MCMCSampler:
         schedule = WarmupSchedule.build(num_warmup, self.adapt_mass and num_warmup > 0, *self._buffers(chains))
         estimator = PooledCovariance(dim, kinetic.structure == "dense", dtype, device) if schedule.window_ends else None
         warmup_divergences = torch.zeros((), dtype=torch.long, device=device)
-        report_every = max(1, (num_warmup + num_samples) // 10)
+        watch = UnboundedWatch(self.energy, self.target, state.q, state.potential, state_shape)
+        record = _Recorder(chains, num_warmup, dim, dtype, device) if save_warmup else None
         for i in range(num_warmup):
+            step_used = step
             state, stats = self._transition(state, step, potential, kinetic, generator, warmup=True)
             warmup_divergences += stats["divergent"].sum()
+            problem = watch.check(state.q, state.potential, i + 1)
+            if problem is not None:
+                raise ValueError(problem)
+            if record is not None:
+                record.store(i, state, stats, step_used)
             if averager is not None:
                 step = averager.update(stats["accept_prob"].mean())
             if estimator is not None and schedule.in_slow_window(i):
@@ -321,38 +423,32 @@ class MCMCSampler:
                         eps = self._find_reasonable_step_size(state, float(step), potential, kinetic, generator)
                         step = torch.tensor(eps, dtype=dtype, device=device)
                         averager.restart(step)
-            if progress and (i + 1) % report_every == 0:
-                print(f"  [{self.name}] warmup {i + 1}/{num_warmup}, step size {float(step):.3g}", flush=True)
+            if bar is not None:
+                bar.update(step, warmup_divergences)
         if averager is not None:
             step = averager.final_step_size
+        if bar is not None:
+            bar.start_sampling()
         warmup_calls = potential.calls
         t_warm = time.perf_counter()
-        samples = torch.empty(chains, num_samples, dim, dtype=dtype, device=device)
-        energies = torch.empty(chains, num_samples, dtype=dtype, device=device)
-        accept = torch.empty(chains, num_samples, dtype=dtype, device=device)
-        divergent = torch.empty(chains, num_samples, dtype=torch.bool, device=device)
-        steps = torch.empty(chains, num_samples, dtype=torch.long, device=device)
-        depths = torch.empty(chains, num_samples, dtype=torch.long, device=device)
-        has_depth = False
+        draws = _Recorder(chains, num_samples, dim, dtype, device)
         for i in range(num_samples):
             state, stats = self._transition(state, step, potential, kinetic, generator, warmup=False)
-            samples[:, i] = state.q
-            energies[:, i] = state.potential
-            accept[:, i] = stats["accept_prob"]
-            divergent[:, i] = stats["divergent"]
-            steps[:, i] = stats["num_steps"]
-            if "tree_depth" in stats:
-                depths[:, i] = stats["tree_depth"]
-                has_depth = True
-            if progress and (num_warmup + i + 1) % report_every == 0:
-                print(f"  [{self.name}] sampling {i + 1}/{num_samples}", flush=True)
+            draws.store(i, state, stats, None)
+            if bar is not None:
+                bar.update(step, lambda: draws.divergent[:, : i + 1].sum())
         t_end = time.perf_counter()
+        draws.fill_step_sizes(step)
+        warmup = None
+        if record is not None:
+            record.fill_step_sizes(None)
+            warmup = record.as_warmup(state_shape)
         return SamplingResult(
-            samples=samples.reshape(chains, num_samples, *state_shape),
-            potential_energy=energies,
-            accept_prob=accept,
-            divergent=divergent,
-            num_steps=steps,
+            samples=draws.samples.reshape(chains, num_samples, *state_shape),
+            potential_energy=draws.potential,
+            accept_prob=draws.accept,
+            divergent=draws.divergent,
+            num_steps=draws.steps,
             step_size=step.detach().clone(),
             inverse_mass=None if kinetic.inverse_mass is None else kinetic.inverse_mass.clone(),
             num_grad_evals=potential.calls * chains,
@@ -362,5 +458,61 @@ class MCMCSampler:
             warmup_seconds=t_warm - t_start,
             sampling_seconds=t_end - t_warm,
             sampler=self.name,
-            tree_depth=depths if has_depth else None,
+            tree_depth=draws.depths if draws.has_depth else None,
+            energy=draws.energy,
+            step_sizes=draws.step_sizes,
+            max_tree_depth=getattr(self, "max_tree_depth", None) if draws.has_depth else None,
+            warmup=warmup,
+        )
+
+
+class _Recorder:
+    """Per-iteration storage of a run's states and transition statistics (chains, iterations)."""
+
+    def __init__(self, chains: int, iterations: int, dim: int, dtype: torch.dtype, device: torch.device) -> None:
+        self.samples = torch.empty(chains, iterations, dim, dtype=dtype, device=device)
+        self.potential = torch.empty(chains, iterations, dtype=dtype, device=device)
+        self.energy = torch.empty(chains, iterations, dtype=dtype, device=device)
+        self.accept = torch.empty(chains, iterations, dtype=dtype, device=device)
+        self.divergent = torch.empty(chains, iterations, dtype=torch.bool, device=device)
+        self.steps = torch.empty(chains, iterations, dtype=torch.long, device=device)
+        self.depths = torch.empty(chains, iterations, dtype=torch.long, device=device)
+        self.step_sizes = torch.empty(chains, iterations, dtype=dtype, device=device)
+        self.has_depth = False
+        self.has_step_sizes = False
+
+    def store(self, i: int, state: ChainState, stats: dict[str, Tensor], step: Tensor | None) -> None:
+        """Record iteration ``i``; the step size comes from the transition's statistics (HMC's jittered
+        per-chain values) or, when given, ``step``; otherwise ``fill_step_sizes`` sets it afterwards."""
+        self.samples[:, i] = state.q
+        self.potential[:, i] = state.potential
+        self.energy[:, i] = stats["energy"]
+        self.accept[:, i] = stats["accept_prob"]
+        self.divergent[:, i] = stats["divergent"]
+        self.steps[:, i] = stats["num_steps"]
+        if "tree_depth" in stats:
+            self.depths[:, i] = stats["tree_depth"]
+            self.has_depth = True
+        if "step_size" in stats:
+            self.step_sizes[:, i] = stats["step_size"]
+            self.has_step_sizes = True
+        elif step is not None:
+            self.step_sizes[:, i] = step
+            self.has_step_sizes = True
+
+    def fill_step_sizes(self, step: Tensor | None) -> None:
+        if not self.has_step_sizes and step is not None:
+            self.step_sizes.copy_(step.expand_as(self.step_sizes))
+
+    def as_warmup(self, state_shape) -> WarmupDraws:
+        chains, iterations = self.potential.shape
+        return WarmupDraws(
+            samples=self.samples.reshape(chains, iterations, *state_shape),
+            potential_energy=self.potential,
+            energy=self.energy,
+            accept_prob=self.accept,
+            divergent=self.divergent,
+            num_steps=self.steps,
+            step_sizes=self.step_sizes,
+            tree_depth=self.depths if self.has_depth else None,
         )

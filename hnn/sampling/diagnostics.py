@@ -26,6 +26,7 @@ million draws, to bound memory); ranking dominates the cost, O(N log N) per elem
 """
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Union
 
 import numpy as np
@@ -35,7 +36,7 @@ from scipy import special
 ArrayLike = Union[torch.Tensor, np.ndarray]
 
 _ESS_METHODS = ("bulk", "tail", "mean")
-_BLOCK_ELEMENTS = 1 << 22  # draws per block of elements processed together
+_BLOCK_ELEMENTS = 1 << 21  # draws per block of elements processed together (bounds the memory)
 SUMMARY_KEYS = ("mean", "sd", "mcse_mean", "ess_bulk", "ess_tail", "r_hat")
 
 
@@ -55,14 +56,25 @@ def _as_numpy(samples: ArrayLike) -> tuple[np.ndarray, bool]:
 
 
 def _blocks(samples: ArrayLike, fn) -> tuple[dict[str, np.ndarray], bool]:
-    """Apply ``fn`` ((k, chains, draws) -> dict of (k,)) to blocks of elements; reshape to ``shape``."""
+    """Apply ``fn`` ((k, chains, draws) -> dict of (k,)) to blocks of elements and reshape the
+    results to ``shape``.  Blocks run on ``torch.get_num_threads()`` threads (NumPy's sorts, FFTs
+    and ufuncs release the GIL), so the diagnostics use the same CPU budget as the sampler."""
     array, is_tensor = _as_numpy(samples)
     chains, draws = array.shape[:2]
     event_shape = array.shape[2:]
     flat = array.reshape(chains, draws, -1)
     width = max(1, _BLOCK_ELEMENTS // (chains * draws))
-    parts = [fn(np.ascontiguousarray(flat[:, :, i : i + width].transpose(2, 0, 1)))
-             for i in range(0, flat.shape[2], width)]
+    starts = range(0, flat.shape[2], width)
+
+    def run(i: int) -> dict[str, np.ndarray]:
+        return fn(np.ascontiguousarray(flat[:, :, i : i + width].transpose(2, 0, 1)))
+
+    workers = min(torch.get_num_threads(), len(starts))
+    if workers > 1:
+        with ThreadPoolExecutor(workers) as pool:
+            parts = list(pool.map(run, starts))
+    else:
+        parts = [run(i) for i in starts]
     out = {key: np.concatenate([p[key] for p in parts]).reshape(event_shape) for key in parts[0]}
     return out, is_tensor
 

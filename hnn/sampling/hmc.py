@@ -4,6 +4,8 @@ Each iteration: p ~ exp(−K); L leapfrog steps of size ε_c (per-chain jitter �
 against resonances, optionally a shared random L); Metropolis–Hastings acceptance per chain with
 probability min(1, exp(H(x, p) − H(x', p'))).  A non-finite proposal is rejected and a
 transition with H(x', p') − H(x, p) > max_energy_error (or non-finite) is counted as divergent.
+The total energy recorded for the draw is H at the state kept: H(x', p') if accepted, else H(x, p)
+(as Stan's ``energy__``).
 """
 from __future__ import annotations
 
@@ -12,11 +14,12 @@ import math
 import torch
 from torch import Tensor
 
-from hnn.sampling.base import ChainState, EnergyFn, MCMCSampler, Potential, _check_int
+from hnn.sampling.base import ChainState, EnergyFn, LogProbFn, MCMCSampler, Potential, _check_int
 
 
 class HMC(MCMCSampler):
-    """HMC(energy, step_size=0.1, num_steps=10, ...): see the module docstring.
+    """HMC(energy, step_size=0.1, num_steps=10, ...) or HMC(log_prob=..., ...): see the module docstring
+    and ``MCMCSampler`` for the target and the options shared with NUTS.
 
     ``trajectory_length`` (if given) sets L = max(1, round(length / ε)) every iteration, so the
     integration time stays fixed while the step size adapts.  ``step_size_jitter`` j ∈ [0, 1)
@@ -28,16 +31,17 @@ class HMC(MCMCSampler):
 
     def __init__(
         self,
-        energy: EnergyFn,
+        energy: EnergyFn | None = None,
         step_size: float = 0.1,
         num_steps: int = 10,
         *,
+        log_prob: LogProbFn | None = None,
         trajectory_length: float | None = None,
         step_size_jitter: float = 0.1,
         num_steps_jitter: float = 0.0,
         **kwargs,
     ) -> None:
-        super().__init__(energy, step_size=step_size, **kwargs)
+        super().__init__(energy, log_prob=log_prob, step_size=step_size, **kwargs)
         _check_int("num_steps", num_steps, 1)
         if trajectory_length is not None and not (isinstance(trajectory_length, (int, float)) and math.isfinite(trajectory_length) and trajectory_length > 0):
             raise ValueError(f"trajectory_length must be a finite number > 0 or None, got {trajectory_length!r}")
@@ -73,7 +77,8 @@ class HMC(MCMCSampler):
         for _ in range(num_steps):
             q, p, force, _ = self._leapfrog(q, p, force, h, potential, kinetic)
         u1 = potential.last_value
-        delta = h0 - (u1 + kinetic.energy(p))  # log acceptance ratio; NaN/−inf for non-finite proposals
+        h1 = u1 + kinetic.energy(p)
+        delta = h0 - h1  # log acceptance ratio; NaN/−inf for non-finite proposals
         divergent = ~(delta >= -self.max_energy_error)
         accept_prob = torch.nan_to_num(delta, nan=-math.inf).clamp(max=0.0).exp()
         log_u = torch.rand(chains, dtype=dtype, device=device, generator=generator).log()
@@ -87,5 +92,8 @@ class HMC(MCMCSampler):
             "divergent": divergent,
             "accepted": accept,
             "num_steps": torch.full((chains,), num_steps, dtype=torch.long, device=device),
+            "energy": torch.where(accept, h1, h0),
         }
+        if self.step_size_jitter > 0:
+            stats["step_size"] = h.reshape(-1)
         return new_state, stats

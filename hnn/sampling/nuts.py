@@ -27,7 +27,7 @@ import math
 import torch
 from torch import Tensor
 
-from hnn.sampling.base import ChainState, EnergyFn, MCMCSampler, Potential, _check_int
+from hnn.sampling.base import ChainState, EnergyFn, LogProbFn, MCMCSampler, Potential, _check_int
 
 
 def _trailing_ones(k: int) -> int:
@@ -54,21 +54,25 @@ def _no_uturn(v_left: Tensor, v_right: Tensor, rho: Tensor) -> Tensor:
 
 
 class NUTS(MCMCSampler):
-    """NUTS(energy, mass="identity"|"diag"|"dense", target_accept=0.8, max_tree_depth=10, ...)."""
+    """NUTS(energy, mass="identity"|"diag"|"dense", target_accept=0.8, max_tree_depth=10, ...) or
+    NUTS(log_prob=..., ...); see ``MCMCSampler`` for the target and the shared options.  The total
+    energy recorded for a draw is H = U + K at the state the tree selected (Stan's ``energy__``)."""
 
     name = "NUTS"
 
     def __init__(
         self,
-        energy: EnergyFn,
+        energy: EnergyFn | None = None,
         mass="identity",
         target_accept: float = 0.8,
         *,
+        log_prob: LogProbFn | None = None,
         max_tree_depth: int = 10,
         step_size: float | None = None,
         **kwargs,
     ) -> None:
-        super().__init__(energy, mass=mass, target_accept=target_accept, step_size=step_size, **kwargs)
+        super().__init__(energy, log_prob=log_prob, mass=mass, target_accept=target_accept, step_size=step_size,
+                         **kwargs)
         _check_int("max_tree_depth", max_tree_depth, 1)
         self.max_tree_depth = max_tree_depth
         # leaves between host-side "is any chain still building?" checks (1 on CPU, where a check is cheap)
@@ -101,7 +105,7 @@ class NUTS(MCMCSampler):
         f_left = f_right = force0
         rho = p0
         log_weight = torch.zeros(chains, dtype=dtype, device=device)
-        prop_q, prop_pe, prop_f = q0, pe0, force0
+        prop_q, prop_pe, prop_f, prop_h = q0, pe0, force0, h_initial
         active = torch.ones(chains, dtype=torch.bool, device=device)
         depth = torch.zeros(chains, dtype=torch.long, device=device)
         sum_accept = torch.zeros(chains, dtype=dtype, device=device)
@@ -128,7 +132,7 @@ class NUTS(MCMCSampler):
             cum_p = torch.zeros(chains, dim, dtype=dtype, device=device)
             sub_active = active
             sub_log_weight = neg_inf.expand(chains)
-            sub_q, sub_pe, sub_f = q, prop_pe, f
+            sub_q, sub_pe, sub_f, sub_h = q, prop_pe, f, prop_h
             leaf_log_w = torch.zeros(n_leaves, chains, dtype=dtype, device=device)
             leaf_active = torch.zeros(n_leaves, chains, dtype=torch.bool, device=device)
             for k in range(n_leaves):
@@ -136,7 +140,8 @@ class NUTS(MCMCSampler):
                     break  # every chain's subtree has ended: the rest of the batch would be pure padding
                 q, p, f, pe = self._leapfrog(q, p, f, h, potential, kinetic)
                 v = kinetic.velocity(p)
-                delta = torch.nan_to_num(h_initial - (pe + kinetic.energy(p, v)), nan=-math.inf, posinf=-math.inf)
+                h_leaf = pe + kinetic.energy(p, v)
+                delta = torch.nan_to_num(h_initial - h_leaf, nan=-math.inf, posinf=-math.inf)
                 ok = delta >= -max_err  # False for NaN/±inf energies and large energy errors
                 log_w = torch.where(ok, delta, neg_inf)
                 leaf_log_w[k] = log_w
@@ -147,6 +152,7 @@ class NUTS(MCMCSampler):
                 sub_q = torch.where(take_col, q, sub_q)
                 sub_f = torch.where(take_col, f, sub_f)
                 sub_pe = torch.where(take, pe, sub_pe)
+                sub_h = torch.where(take, h_leaf, sub_h)
                 sub_log_weight = new_sub_log_weight
                 tz = _trailing_zeros(k, d)
                 start_c[: tz + 1] = cum_p
@@ -221,6 +227,7 @@ class NUTS(MCMCSampler):
             prop_q = torch.where(take_c, sub_q, prop_q)
             prop_f = torch.where(take_c, sub_f, prop_f)
             prop_pe = torch.where(take, sub_pe, prop_pe)
+            prop_h = torch.where(take, sub_h, prop_h)
             log_weight = torch.where(valid, torch.logaddexp(log_weight, sub_log_weight), log_weight)
             depth = depth + valid
             active = valid & no_turn
@@ -231,5 +238,6 @@ class NUTS(MCMCSampler):
             "divergent": divergent,
             "num_steps": n_steps,
             "tree_depth": depth,
+            "energy": prop_h,
         }
         return new_state, stats

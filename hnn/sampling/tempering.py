@@ -4,7 +4,8 @@ Replica k targets π_k(x) ∝ exp(−β_k U(x)), β_k = 1/T_k, T_0 = 1 < T_1 < .
 each replica makes an HMC move (step size adapted per temperature during warmup, pooled over
 chains), then neighbouring replicas (k, k+1) — even pairs and odd pairs on alternate iterations —
 swap states with probability min(1, exp((β_k − β_{k+1})(U(x_k) − U(x_{k+1})))).
-The draws returned are those of the T = 1 replica.
+The draws returned are those of the T = 1 replica.  They record no total energy (``energy`` is
+None, so no E-BFMI): a swap moves a state to another Hamiltonian.
 """
 from __future__ import annotations
 
@@ -16,13 +17,16 @@ import torch
 from torch import Tensor
 
 from hnn.sampling.adaptation import DualAveraging
-from hnn.sampling.base import ChainState, EnergyFn, _check_int
+from hnn.sampling.base import ChainState, EnergyFn, LogProbFn, _check_int, _Recorder
+from hnn.sampling.checks import UnboundedWatch
 from hnn.sampling.hmc import HMC
+from hnn.sampling.progress import make_progress_bar
 from hnn.sampling.result import SamplingResult
 
 
 class ParallelTempering(HMC):
-    """ParallelTempering(energy, temperatures=None, num_replicas=8, max_temperature=20, step_size, num_steps, ...).
+    """ParallelTempering(energy, temperatures=None, num_replicas=8, max_temperature=20, step_size, num_steps, ...)
+    or ParallelTempering(log_prob=..., ...).
 
     ``temperatures`` (increasing, starting at 1) defaults to a geometric ladder of ``num_replicas``
     temperatures from 1 to ``max_temperature``.  Remaining keywords are those of ``HMC``.
@@ -32,9 +36,10 @@ class ParallelTempering(HMC):
 
     def __init__(
         self,
-        energy: EnergyFn,
+        energy: EnergyFn | None = None,
         temperatures: Sequence[float] | Tensor | None = None,
         *,
+        log_prob: LogProbFn | None = None,
         num_replicas: int = 8,
         max_temperature: float = 20.0,
         step_size: float = 0.1,
@@ -43,7 +48,7 @@ class ParallelTempering(HMC):
     ) -> None:
         if "mass" in kwargs and isinstance(kwargs["mass"], str) and kwargs["mass"] != "identity":
             raise ValueError("ParallelTempering adapts no mass matrix: use mass='identity' or a fixed mass tensor")
-        super().__init__(energy, step_size=step_size, num_steps=num_steps, **kwargs)
+        super().__init__(energy, step_size=step_size, num_steps=num_steps, log_prob=log_prob, **kwargs)
         if temperatures is None:
             _check_int("num_replicas", num_replicas, 2)
             if not (isinstance(max_temperature, (int, float)) and math.isfinite(max_temperature) and max_temperature > 1):
@@ -57,7 +62,17 @@ class ParallelTempering(HMC):
                 raise ValueError(f"temperatures must be finite, strictly increasing and start at 1; got {temps.tolist()}")
         self.temperatures = temps
 
-    def _run(self, initial: Tensor, num_samples: int, num_warmup: int, generator, progress: bool) -> SamplingResult:
+    def _run(self, initial: Tensor, num_samples: int, num_warmup: int, generator, progress: bool,
+             save_warmup: bool = False) -> SamplingResult:
+        bar = make_progress_bar(progress, self.name, num_warmup, num_samples)
+        try:
+            return self._exchange(initial, num_samples, num_warmup, generator, bar, save_warmup)
+        finally:
+            if bar is not None:
+                bar.close()
+
+    def _exchange(self, initial: Tensor, num_samples: int, num_warmup: int, generator, bar,
+                  save_warmup: bool) -> SamplingResult:
         if not isinstance(initial, Tensor) or initial.dim() < 1:
             raise ValueError("initial must be a tensor of shape (chains, *state_shape)")
         chains = initial.shape[0]
@@ -73,11 +88,10 @@ class ParallelTempering(HMC):
         raw_f = state.force / row_beta
         step = torch.full((replicas,), float(self.step_size), dtype=dtype, device=device)
         averager = DualAveraging(step, self.target_accept) if (self.adapt_step_size and num_warmup > 0) else None
-        samples = torch.empty(chains, num_samples, dim, dtype=dtype, device=device)
-        energies = torch.empty(chains, num_samples, dtype=dtype, device=device)
-        accept = torch.empty(chains, num_samples, dtype=dtype, device=device)
-        divergent = torch.empty(chains, num_samples, dtype=torch.bool, device=device)
-        steps = torch.empty(chains, num_samples, dtype=torch.long, device=device)
+        draws = _Recorder(chains, num_samples, dim, dtype, device)
+        record = _Recorder(chains, num_warmup, dim, dtype, device) if save_warmup else None
+        watch = UnboundedWatch(self.energy, self.target, state.q, raw_u, tuple(initial.shape[1:]),
+                               lambda row: f"chain {row % chains} at temperature {float(self.temperatures[row // chains]):.3g}")
         swap_tries = torch.zeros(replicas - 1, dtype=dtype, device=device)
         swap_accepts = torch.zeros(replicas - 1, dtype=dtype, device=device)
         warmup_divergences = 0
@@ -91,10 +105,14 @@ class ParallelTempering(HMC):
                     step = averager.final_step_size
                 warmup_calls = potential.calls
                 t_warm = time.perf_counter()
+            used_step = step
             row_step = step.repeat_interleave(chains)
             state, stats = self._transition(state, row_step, potential, kinetic, generator, warmup=it < num_warmup)
             raw_u = torch.where(stats["accepted"], potential.last_raw_value, raw_u)
             raw_f = state.force / row_beta
+            problem = watch.check(state.q, raw_u, it + 1) if it < num_warmup else None
+            if problem is not None:
+                raise ValueError(problem)
             if it < num_warmup:
                 warmup_divergences += int(stats["divergent"].sum())
                 if averager is not None:
@@ -123,26 +141,33 @@ class ParallelTempering(HMC):
                 if it >= num_warmup:
                     swap_tries[lo] += chains
                     swap_accepts[lo] += swap.to(dtype).sum(1)
-            if it >= num_warmup:
-                i = it - num_warmup
-                samples[:, i] = state.q[:chains]
-                energies[:, i] = raw_u[:chains]
-                accept[:, i] = stats["accept_prob"][:chains]
-                divergent[:, i] = stats["divergent"][:chains]
-                steps[:, i] = stats["num_steps"][:chains]
-            if progress and (it + 1) % max(1, total // 10) == 0:
-                print(f"  [{self.name}] iteration {it + 1}/{total}", flush=True)
+            recorder = draws if it >= num_warmup else record
+            if recorder is not None:  # the T = 1 replica, after the exchange
+                first = {key: value[:chains] for key, value in stats.items()}
+                recorder.store(it - num_warmup if it >= num_warmup else it,
+                               ChainState(state.q[:chains], raw_u[:chains], state.force[:chains]), first,
+                               used_step[0] if it < num_warmup else None)
+            if bar is not None:
+                if it == num_warmup:
+                    bar.start_sampling()
+                bar.update(step, warmup_divergences if it < num_warmup
+                           else (lambda: draws.divergent[:, : it - num_warmup + 1].sum()))
         if num_warmup == 0:
             t_warm = t0
         elif averager is not None and num_samples == 0:
             step = averager.final_step_size
         t_end = time.perf_counter()
+        draws.fill_step_sizes(step[:1])
+        warmup = None
+        if record is not None:
+            warmup = record.as_warmup(initial.shape[1:])
+            warmup.energy = None
         return SamplingResult(
-            samples=samples.reshape(chains, num_samples, *initial.shape[1:]),
-            potential_energy=energies,
-            accept_prob=accept,
-            divergent=divergent,
-            num_steps=steps,
+            samples=draws.samples.reshape(chains, num_samples, *initial.shape[1:]),
+            potential_energy=draws.potential,
+            accept_prob=draws.accept,
+            divergent=draws.divergent,
+            num_steps=draws.steps,
             step_size=step.detach().clone(),
             inverse_mass=None if kinetic.inverse_mass is None else kinetic.inverse_mass.clone(),
             num_grad_evals=potential.calls * rows,
@@ -152,6 +177,8 @@ class ParallelTempering(HMC):
             warmup_seconds=t_warm - t0,
             sampling_seconds=t_end - t_warm,
             sampler=self.name,
+            step_sizes=draws.step_sizes,
+            warmup=warmup,
             extras={
                 "temperatures": self.temperatures.clone(),
                 "swap_accept_rate": swap_accepts / swap_tries.clamp(min=1),

@@ -6,6 +6,7 @@
   ``val_energy_mse`` and ``val_rollout_mse`` through :func:`hnn.evaluation.evaluate_rollouts`; writes a phase
   portrait PNG per validation on a worker thread and sends it to wandb when a wandb logger is active.
 - :class:`DensityFigure` -- an :class:`~hnn.models.EnergyModel`'s learned density at the end of training (PNG).
+- :class:`FlushLogsAtCheckpoint` -- the loggers write their rows whenever a checkpoint is saved.
 - :class:`FitTimer` -- wall/CPU time of the training loop; its total over resumed runs is kept in the checkpoint.
 """
 from __future__ import annotations
@@ -23,7 +24,7 @@ from hnn.evaluation.metrics import evaluate_rollouts
 from hnn.validate import check_bool, check_int, check_positive
 
 __all__ = ["NonFiniteLossError", "FiniteLossGuard", "last_good_checkpoint", "RolloutMonitor", "DensityFigure",
-           "FitTimer", "BackgroundFigureWriter"]
+           "FlushLogsAtCheckpoint", "FitTimer", "BackgroundFigureWriter"]
 
 
 class NonFiniteLossError(RuntimeError):
@@ -206,6 +207,16 @@ class DensityFigure(pl.Callback):
         path = self.path or os.path.join(trainer.log_dir or trainer.default_root_dir, "ebm_density.png")
         title = str(getattr(trainer.datamodule, "density", ""))
         self.last_plot_path = draw_energy_model(pl_module, data, path, title=title, num_samples=self.num_samples)
+
+
+class FlushLogsAtCheckpoint(pl.Callback):
+    """Write the loggers' pending rows whenever a checkpoint is saved, so a run killed after a checkpoint has every
+    step up to it in ``metrics.csv`` (Lightning's CSV logger otherwise writes every 100 steps and at the end)."""
+
+    def on_save_checkpoint(self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict[str, Any]) \
+            -> None:
+        for logger in trainer.loggers:
+            logger.save()
 
 
 class FitTimer(pl.Callback):

@@ -49,7 +49,8 @@ from pytorch_lightning.plugins.io import CheckpointIO
 
 from hnn.io import atomic_write_text
 from hnn.paths import config_file
-from hnn.training.callbacks import DensityFigure, FiniteLossGuard, FitTimer, NonFiniteLossError, RolloutMonitor
+from hnn.training.callbacks import (DensityFigure, FiniteLossGuard, FitTimer, FlushLogsAtCheckpoint, NonFiniteLossError,
+                                    RolloutMonitor)
 from hnn.training.checkpoint import AtomicCheckpointIO, CheckpointError, peek_class, read_checkpoint
 
 __all__ = ["HNNLightningCLI", "build_cli", "run_training", "main", "TrainingResult", "wandb_mode", "DEFAULT_CONFIG",
@@ -98,12 +99,13 @@ def _quiet_known_noise() -> None:
 
 
 def _read_metrics_until(path: str, step: int) -> list[dict[str, str]]:
-    """Rows of an existing metrics.csv with ``step <= step`` (the rows a resumed run keeps)."""
+    """Rows of an existing metrics.csv logged before optimizer step ``step`` (the rows a run resumed from a
+    checkpoint at ``global_step = step`` keeps: Lightning logs the k-th step's metrics as ``step = k - 1``)."""
     if not os.path.isfile(path):
         return []
     with open(path, newline="") as handle:
         rows = list(csv.DictReader(handle))
-    return [row for row in rows if row.get("step") not in (None, "") and float(row["step"]) <= step]
+    return [row for row in rows if row.get("step") not in (None, "") and float(row["step"]) < step]
 
 
 def _continue_metrics(logger: CSVLogger, resume_step: int) -> None:
@@ -261,10 +263,13 @@ class HNNLightningCLI(LightningCLI):
         callbacks = list(trainer_config.get("callbacks") or [])
         if not any(isinstance(c, ModelCheckpoint) for c in callbacks) and \
                 trainer_config.get("enable_checkpointing", True) is not False:
-            # the newest epoch checkpoint + last.ckpt at every epoch end, in this run's own folder. No monitor, so
-            # runs without a validation split work the same way (Lightning writes last.ckpt only with a top-k file).
+            # the newest checkpoint + last.ckpt in this run's own folder, no monitor (Lightning writes last.ckpt only
+            # with a top-k file). Written after each validation when the data has a validation split, else at each
+            # epoch end: Lightning 2.6 resumes a checkpoint written at the end of an epoch that also validated as if
+            # that epoch had not finished, and replays it with no batches (a lost epoch of a max_epochs budget).
             callbacks.append(ModelCheckpoint(dirpath=os.path.join(self.run_dir, "checkpoints"), save_top_k=1,
-                                             save_last=True))
+                                             save_last=True,
+                                             save_on_train_epoch_end=not self._validates(trainer_config)))
         from hnn.models import DynamicsModule, EnergyModel
 
         if isinstance(self.model, DynamicsModule) and callable(getattr(self.datamodule, "reference_rollouts", None)) \
@@ -278,7 +283,7 @@ class HNNLightningCLI(LightningCLI):
             callbacks.append(TQDMProgressBar(refresh_rate=10))
         if not any(isinstance(c, FiniteLossGuard) for c in callbacks):
             callbacks.append(FiniteLossGuard())
-        callbacks.append(FitTimer())
+        callbacks += [FlushLogsAtCheckpoint(), FitTimer()]
         kwargs["callbacks"] = callbacks
         plugins = trainer_config.get("plugins")
         plugins = [] if plugins is None else list(plugins) if isinstance(plugins, (list, tuple)) else [plugins]
@@ -286,6 +291,16 @@ class HNNLightningCLI(LightningCLI):
             plugins.append(AtomicCheckpointIO())
         kwargs["plugins"] = plugins
         return super().instantiate_trainer(**kwargs)
+
+
+    def _validates(self, trainer_config: Any) -> bool:
+        """Whether this run has a validation loop (a data module with a validation split, not switched off)."""
+        if trainer_config.get("limit_val_batches") in (0, 0.0):
+            return False
+        datamodule = self.datamodule
+        if datamodule is None or type(datamodule).val_dataloader is pl.LightningDataModule.val_dataloader:
+            return False
+        return float(getattr(datamodule, "val_fraction", 1.0)) > 0.0  # HamiltonianDataModule's empty split
 
 
 def build_cli(argv: list[str] | None = None) -> HNNLightningCLI:
@@ -339,7 +354,10 @@ def run_training(argv: list[str] | None = None, cli: HNNLightningCLI | None = No
             and trainer.world_size == 1:
         torch.set_num_threads(threads)
     try:
-        trainer.fit(model, datamodule=datamodule, ckpt_path=cli.resume_path)
+        with warnings.catch_warnings():
+            # resuming in place: the checkpoint folder is this run's own and is meant to hold its checkpoints
+            warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
+            trainer.fit(model, datamodule=datamodule, ckpt_path=cli.resume_path)
     except RuntimeError as err:
         if cli.resume_path is not None and "state_dict" in str(err):
             raise CheckpointError(f"--ckpt_path {cli.resume_path!r} does not fit the configured model (pass the "
@@ -350,6 +368,9 @@ def run_training(argv: list[str] | None = None, cli: HNNLightningCLI | None = No
         results = trainer.test(model, datamodule=datamodule, verbose=False)
         if results:
             test_metrics = {k: float(v) for k, v in results[0].items()}
+    for logger in trainer.loggers:  # close this run's wandb run (a second run in the process starts its own)
+        if type(logger).__name__ == "WandbLogger" and logger._experiment is not None:
+            logger.experiment.finish()
     timer = next(c for c in trainer.callbacks if isinstance(c, FitTimer))
     plot_path = next((c.last_plot_path for c in trainer.callbacks if isinstance(c, (RolloutMonitor, DensityFigure))),
                      None)

@@ -1,0 +1,8 @@
+"""hnn.experiments: experiments that train and evaluate (above both rooms), and what the scripts share.
+
+- :mod:`hnn.experiments.table1` -- Greydanus et al. 2019 Table 1: train (``hnn.training``) or load baseline and HNN per
+  task and seed, evaluate (``hnn.evaluation.table1``), write the table, figure, results and pretrained exports;
+  ``hnn-table1`` / ``python scripts/evaluate.py``.
+- :mod:`hnn.experiments.jobs` -- the one process pool (``run_jobs``).
+- :mod:`hnn.experiments.timing` -- the one timing harness of the benchmarks (``time_calls``).
+"""
