@@ -1,28 +1,29 @@
 #!/usr/bin/env python
-"""Benchmark: Lightning training through scripts/train.py's own path vs a plain PyTorch loop.
+"""Benchmark: the training program (``python scripts/train.py``, default config) against a plain PyTorch loop doing
+the same work.
 
-    python scripts/bench_training.py                 # 2000 full-batch HNN steps, spring data, 200 hidden
-    python scripts/bench_training.py --steps 500 --repeats 3
+    python scripts/benchmark.py training                 # 2000 full-batch HNN steps, spring data, 5 repeats
+    python scripts/benchmark.py training --steps 500 --repeats 3
 
-Both sides train the same model class (hnn.models.HNN, same seed and initial weights) on the same on-device
-spring data (the paper's recipe), with Adam(lr 1e-3, weight_decay 1e-4), full batch:
+Both sides train the same field (``HamiltonianField(2, 200)``, same seed and initial weights) on the same on-device
+spring data with Adam(lr 1e-3, weight_decay 1e-4), full batch, and do the same periodic work as the shipped
+``hnn_spring.yaml``:
 
-- plain: ``loss = model.derivative_loss(x, dxdt); opt.zero_grad(); loss.backward(); opt.step()`` in a for loop;
-- train.py: ``hnn.models.cli.run_training`` with the default config (CSV + wandb-offline logging, progress bar,
-  checkpointing, validation with energy-drift monitor and phase-portrait plot every 500 steps, NaN guard on every
-  step). The default config takes 10 full-batch steps per Lightning batch (``model.steps_per_batch``; the same
-  Adam steps and weights as 1); a third run shows the same path with 1 step per batch.
+- every step: loss, backward, Adam step; a NaN/inf check of the loss;
+- every 100 steps: the training loss written to a CSV file (``log_every_n_steps: 100``);
+- every 10 steps: a progress-bar redraw (tqdm, as the training program's bar);
+- every 500 steps (an epoch, ``passes_per_epoch: 500``): the validation loss, the rollout monitor (8 validation
+  starts rolled out by rk4 and scored by ``hnn.evaluation.evaluate_rollouts``), a phase portrait drawn on a worker
+  thread, and a checkpoint (weights + optimizer state, written atomically).
 
-Wall times are for the training loop only (first step to last step; process start-up, data loading and the
-final test are excluded and printed separately). The overhead per step is (train.py − plain) / steps. A
-train.py run with validation switched off separates the per-step cost of the loop from the periodic validation.
-Medians over interleaved repeats are reported, and the minimum as well (the least disturbed run, the steadier
-figure on a shared machine).
-``main(argv)`` is also what ``scripts/benchmark.py training`` calls.
+The training program adds what a plain loop has no use for: Lightning's hooks and loops, and wandb (offline) beside
+the CSV metrics. Wall and CPU seconds are for the training loop only (first step to last step; start-up, data
+loading and the final test are excluded). Repeats are interleaved; the median and the range are printed.
 """
 from __future__ import annotations
 
 import argparse
+import csv
 import os
 import statistics
 import sys
@@ -34,52 +35,74 @@ os.environ.setdefault("WANDB_SILENT", "true")
 
 import torch  # noqa: E402
 
+from hnn.data import DerivativeBatch, HamiltonianDataModule  # noqa: E402
+from hnn.evaluation import evaluate_rollouts  # noqa: E402
+from hnn.evaluation.figures import draw_phase_portrait, phase_portrait_data  # noqa: E402
+from hnn.models import DynamicsModule  # noqa: E402
+from hnn.nn import HamiltonianField  # noqa: E402
+from hnn.training.callbacks import BackgroundFigureWriter  # noqa: E402
+from hnn.training.checkpoint import atomic_torch_save  # noqa: E402
+from hnn.training.cli import run_training  # noqa: E402
 
-def plain_loop(steps: int, hidden: int, seed: int, cache_dir: str | None) -> tuple[float, float]:
-    """(wall, CPU) seconds for ``steps`` full-batch Adam steps of an HNN on the spring data, bare PyTorch loop."""
-    from hnn.data import HamiltonianDataModule
-    from hnn.models import HNN
+LOG_EVERY, REDRAW_EVERY, EPOCH = 100, 10, 500
 
-    data = HamiltonianDataModule(task="spring", val_fraction=0.1, cache_dir=cache_dir)
+
+def plain_loop(steps: int, hidden: int, seed: int, folder: str, progress_bar: bool) -> tuple[float, float]:
+    """(wall, CPU) seconds of the plain loop described in the module docstring."""
+    from tqdm import tqdm
+
+    data = HamiltonianDataModule(task="spring", val_fraction=0.1, verbose=False)
     data.setup("fit")
-    x, dxdt = data.pairs("train")
+    train, val = DerivativeBatch(*data.pairs("train")), DerivativeBatch(*data.pairs("val"))
+    reference = data.reference_rollouts("val", n_starts=8, n_times=60)
     torch.manual_seed(seed)
-    model = HNN(dim=data.dim, hidden_dim=hidden)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, weight_decay=1e-4)
-    start, cpu_start = time.perf_counter(), time.process_time()
-    for _ in range(steps):
-        loss = model.derivative_loss(x, dxdt)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-    wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
-    if not torch.isfinite(loss):
-        raise RuntimeError("the plain loop diverged")
+    module = DynamicsModule(HamiltonianField(data.dim, hidden_dim=hidden))
+    optimizer = torch.optim.Adam(module.parameters(), lr=1e-3, weight_decay=1e-4)
+    figures = BackgroundFigureWriter()
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, "metrics.csv"), "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["step", "train_loss"])
+        bar = tqdm(total=steps, disable=not progress_bar, mininterval=0, miniters=REDRAW_EVERY, file=sys.stderr)
+        start, cpu_start = time.perf_counter(), time.process_time()
+        for step in range(1, steps + 1):
+            loss = module.loss(train)
+            if not bool(torch.isfinite(loss.detach())):
+                raise RuntimeError(f"the plain loop diverged at step {step}")
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            if step % LOG_EVERY == 0:
+                writer.writerow([step - 1, float(loss)])
+                handle.flush()
+            if step % REDRAW_EVERY == 0:
+                bar.update(REDRAW_EVERY)
+            if step % EPOCH == 0:
+                val_loss = float(module.loss(val).detach())
+                report = evaluate_rollouts(module.field, reference, method="rk4", float64=False)
+                group = reference.groups[0]
+                portrait = phase_portrait_data(group.t_model, report.preds[0], group.truth, energy=reference.energy,
+                                               field=module.field.vector_field, title=f"step {step}")
+                figures.submit(draw_phase_portrait, os.path.join(folder, f"step{step:07d}.png"), portrait, tag=step)
+                writer.writerow([step - 1, val_loss])
+                atomic_torch_save({"state_dict": module.state_dict(), "optimizer": optimizer.state_dict(),
+                                   "step": step}, os.path.join(folder, "last.ckpt"))
+        figures.close()
+        wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
+        bar.close()
     return wall, cpu
 
 
-def train_py(steps: int, hidden: int, seed: int, cache_dir: str | None, root: str, validate: bool,
-             progress_bar: bool, threads: int, steps_per_batch: int | None = None) -> tuple[float, float, float]:
-    """(training-loop wall s, training-loop CPU s, total wall s incl. setup) through scripts/train.py's path."""
-    from hnn.models.cli import run_training
-
+def train_py(steps: int, hidden: int, seed: int, root: str, progress_bar: bool, threads: int) -> tuple[float, float]:
+    """(wall, CPU) seconds of the training loop of the training program with the default config."""
     args = ["--trainer.max_steps", str(steps), "--trainer.default_root_dir", root,
-            "--model.init_args.hidden_dim", str(hidden), "--seed_everything", str(seed),
+            "--model.init_args.field.init_args.hidden_dim", str(hidden), "--seed_everything", str(seed),
             "--test", "false", "--evaluate", "false", "--cpu_threads", str(threads),
             "--trainer.enable_progress_bar", "true" if progress_bar else "false"]
-    if cache_dir is not None:
-        args += ["--data.init_args.cache_dir", cache_dir]
-    if not validate:
-        args += ["--trainer.limit_val_batches", "0"]
-    if steps_per_batch == 1:  # the default config's 50 batches x 10 steps per epoch, as 500 batches x 1 step
-        args += ["--model.init_args.steps_per_batch", "1", "--data.init_args.passes_per_epoch", "500",
-                 "--trainer.log_every_n_steps", "100"]
-    start = time.perf_counter()
     result = run_training(args)
-    total = time.perf_counter() - start
     if result.steps != steps:
         raise RuntimeError(f"train.py ran {result.steps} steps, expected {steps}")
-    return result.fit_seconds, result.fit_cpu_seconds, total
+    return result.seconds, result.cpu_seconds
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -87,81 +110,44 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=2000, help="full-batch steps per run (paper: 2000)")
     parser.add_argument("--hidden", type=int, default=200, help="hidden units (paper: 200)")
-    parser.add_argument("--repeats", type=int, default=3,
-                        help="interleaved runs per variant; medians are reported (default 3)")
+    parser.add_argument("--repeats", type=int, default=5, help="interleaved runs per side (default 5)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=1,
-                        help="torch intra-op threads for both sides (default 1, train.py's default; 0: torch's)")
-    parser.add_argument("--no-progress-bar", action="store_true", help="train.py side without its progress bar")
-    parser.add_argument("--cache-dir", default="datasets/cache", help="data cache folder (as in the configs)")
+    parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads, both sides (default 1)")
+    parser.add_argument("--no-progress-bar", action="store_true", help="both sides without a progress bar")
     args = parser.parse_args(argv)
-    if args.steps < 1 or args.hidden < 1 or args.repeats < 1:
-        parser.error("--steps, --hidden and --repeats must be >= 1")
-    if args.threads > 0:
-        torch.set_num_threads(args.threads)
+    if args.steps < EPOCH or args.hidden < 1 or args.repeats < 1:
+        parser.error(f"--steps must be >= {EPOCH} (one epoch), --hidden and --repeats >= 1")
+    torch.set_num_threads(args.threads)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"training benchmark: HNN ({args.hidden} hidden, 2 layers, tanh), spring data, full batch, "
+    print(f"training benchmark: HamiltonianField ({args.hidden} hidden, 2 layers, tanh), spring data, full batch, "
           f"{args.steps} steps, torch {torch.__version__}, {torch.get_num_threads()} intra-op thread(s), "
           f"{os.cpu_count()} CPUs, load average {load:.1f}, {args.repeats} interleaved repeat(s)", flush=True)
-
-    results: dict[str, list[tuple[float, float]]] = {"plain": [], "train": [], "noval": [], "k1": []}
-    totals = []
+    HamiltonianDataModule(task="spring", verbose=False).prepare_data()  # generate the data once, untimed
+    results: dict[str, list[tuple[float, float]]] = {"plain": [], "train": []}
     with tempfile.TemporaryDirectory(prefix="hnn-bench-") as root:
-        plain_loop(min(args.steps, 20), args.hidden, args.seed, args.cache_dir)  # warm-up (data, allocator)
+        bar = not args.no_progress_bar
         for r in range(args.repeats):
             print(f"[{r + 1}/{args.repeats}] plain PyTorch loop ...", flush=True)
-            results["plain"].append(plain_loop(args.steps, args.hidden, args.seed, args.cache_dir))
-            print(f"[{r + 1}/{args.repeats}] train.py path (logging, progress bar, checkpoints, validation) ...",
-                  flush=True)
-            wall, cpu, total = train_py(args.steps, args.hidden, args.seed, args.cache_dir, root, validate=True,
-                                        progress_bar=not args.no_progress_bar, threads=args.threads)
-            results["train"].append((wall, cpu))
-            totals.append(total)
-            print(f"[{r + 1}/{args.repeats}] train.py path without validation ...", flush=True)
-            wall, cpu, _ = train_py(args.steps, args.hidden, args.seed, args.cache_dir, root, validate=False,
-                                    progress_bar=not args.no_progress_bar, threads=args.threads)
-            results["noval"].append((wall, cpu))
-            print(f"[{r + 1}/{args.repeats}] train.py path with 1 step per batch ...", flush=True)
-            wall, cpu, _ = train_py(args.steps, args.hidden, args.seed, args.cache_dir, root, validate=True,
-                                    progress_bar=not args.no_progress_bar, threads=args.threads, steps_per_batch=1)
-            results["k1"].append((wall, cpu))
-
+            results["plain"].append(plain_loop(args.steps, args.hidden, args.seed, os.path.join(root, f"plain{r}"),
+                                               bar))
+            print(f"[{r + 1}/{args.repeats}] train.py (default config) ...", flush=True)
+            results["train"].append(train_py(args.steps, args.hidden, args.seed, root, bar, args.threads))
     med = {k: (statistics.median(w for w, _ in v), statistics.median(c for _, c in v)) for k, v in results.items()}
+    (pw, pc), (tw, tc) = med["plain"], med["train"]
     us = lambda seconds: seconds / args.steps * 1e6  # noqa: E731
-    (pw, pc) = med["plain"]
-    names = {"plain": "plain PyTorch loop", "train": "train.py path", "noval": "train.py path, no validation",
-             "k1": "train.py path, 1 step/batch"}
-    print(f"\nmedians over {args.repeats} repeat(s):")
-    print(f"{'variant':<30}{'wall s':>8}{'µs/step':>9}{'overhead':>18}{'CPU s':>8}{'overhead':>18}")
-    for key in ("plain", "train", "noval", "k1"):
-        w, c = med[key]
-        if key == "plain":
-            print(f"{names[key]:<30}{w:>8.2f}{us(w):>9.0f}{'':>18}{c:>8.2f}{'':>18}")
-        else:
-            ow = f"{us(w - pw):+.0f} µs {100 * (w - pw) / pw:+.1f}%"
-            oc = f"{us(c - pc):+.0f} µs {100 * (c - pc) / pc:+.1f}%"
-            print(f"{names[key]:<30}{w:>8.2f}{us(w):>9.0f}{ow:>18}{c:>8.2f}{oc:>18}")
-    best = {k: min(w for w, _ in v) for k, v in results.items()}
-    print("minimum wall time over repeats: " + ", ".join(
-        f"{names[k]} {best[k]:.2f} s" + ("" if k == "plain" else f" ({100 * (best[k] - best['plain']) / best['plain']:+.1f} %)")
-        for k in names))
-    spread = {k: (min(w for w, _ in v), max(w for w, _ in v)) for k, v in results.items()}
-    print("wall-time range over repeats: " + ", ".join(f"{names[k]} {lo:.2f}-{hi:.2f} s"
-                                                       for k, (lo, hi) in spread.items()))
-    tw, tc = med["train"]
-    print(f"train.py total incl. start-up, data setup and logger start: {statistics.median(totals):.2f} s (median)")
-    verdict = lambda ok: "met" if ok else "NOT met"  # noqa: E731
-    nw, nc = med["noval"]
-    print(f"goal (the issue's setting: logging, progress bar and checkpointing on; the same work as the plain loop): "
-          f"within 5 % -> wall {verdict(nw <= 1.05 * pw)} ({100 * (nw - pw) / pw:+.1f} % median), "
-          f"CPU {verdict(nc <= 1.05 * pc)} ({100 * (nc - pc) / pc:+.1f} % median)")
-    print(f"with train.py's validation monitors as well (4 validations: val loss, energy-drift rollouts, phase "
-          f"portraits; work the plain loop does not do): wall {100 * (tw - pw) / pw:+.1f} % median, "
-          f"{100 * (best['train'] - best['plain']) / best['plain']:+.1f} % best run, CPU {100 * (tc - pc) / pc:+.1f} % "
-          f"median -> {'within' if tw <= 1.05 * pw else 'over'} 5 %")
+    print(f"\nmedians over {args.repeats} interleaved repeat(s), training loop only:")
+    print(f"{'side':<26}{'wall s':>8}{'µs/step':>9}{'range s':>14}{'CPU s':>8}")
+    for key, name in (("plain", "plain PyTorch loop"), ("train", "train.py, default config")):
+        lo, hi = min(w for w, _ in results[key]), max(w for w, _ in results[key])
+        print(f"{name:<26}{med[key][0]:>8.2f}{us(med[key][0]):>9.0f}{f'{lo:.2f}-{hi:.2f}':>14}{med[key][1]:>8.2f}")
+    ratios = sorted(t / p for (t, _), (p, _) in zip(results["train"], results["plain"]))
+    print(f"train.py / plain: wall {tw / pw:.3f}x ({us(tw - pw):+.0f} µs/step), CPU {tc / pc:.3f}x; per-repeat wall "
+          f"ratios {', '.join(f'{r:.3f}' for r in ratios)}")
+    print(f"goal <= 1.05x: {'met' if tw <= 1.05 * pw else 'NOT met'} (median wall), "
+          f"{'met' if tc <= 1.05 * pc else 'NOT met'} (median CPU)")
     if load > 0.5 * (os.cpu_count() or 1):
-        print(f"note: load average {load:.1f} on {os.cpu_count()} CPUs — other processes shared the machine, so wall "
-              "times are noisy (see the ranges); the CPU-time columns are the steadier comparison")
+        print(f"note: load average {load:.1f} on {os.cpu_count()} CPUs — other processes shared the machine; the "
+              "per-repeat ratios and the CPU column are the steadier comparison")
     return 0
 
 

@@ -89,7 +89,8 @@ def main(argv: list[str] | None = None) -> int:
         train_nll = float(model.nll(data.train_x))
     print(f"sampling {args.samples} points from the model ({model.hparams.box:g}-box start, HMC) and evaluating "
           "the density grid ...", flush=True)
-    path = draw_energy_model(model, data.train_x, args.out, title=density, num_samples=args.samples)
+    path = draw_energy_model(model, data.train_x, args.out, title=density, num_samples=args.samples,
+                             data_label="training data")
     seconds = time.perf_counter() - start
     box, grid = model.hparams.box, model.hparams.grid_size
     print(f"\nEnergyModel on {density} (data seed {seed}); NLL = −mean log p(x), log Z on a {grid}×{grid} grid over "

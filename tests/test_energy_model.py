@@ -7,7 +7,13 @@ import pytest
 import torch
 
 from hnn.data.toy2d import DENSITIES, Toy2DDataModule, sample_toy2d
-from hnn.models.energy import EnergyModel, plot_energy_model
+from hnn.evaluation.figures import draw_energy_model
+from hnn.models import EnergyModel
+from hnn.nn import EnergyNet
+
+
+def _net(width: int) -> EnergyNet:
+    return EnergyNet(2, width=width, depth=2, activation="silu")
 
 
 @pytest.mark.parametrize("name", sorted(DENSITIES))
@@ -27,12 +33,14 @@ def test_unknown_density_and_bad_sizes_raise():
     with pytest.raises(ValueError, match="batch_size"):
         Toy2DDataModule(batch_size=0)
     with pytest.raises(ValueError, match="reinit_prob"):
-        EnergyModel(reinit_prob=2.0)
+        EnergyModel(_net(8), reinit_prob=2.0)
+    with pytest.raises(TypeError, match="field must be an nn.Module E"):
+        EnergyModel(lambda x: x.sum(-1))
 
 
 def test_grid_density_is_normalised():
     torch.manual_seed(0)
-    model = EnergyModel(hidden_dim=16, depth=2, grid_size=150)
+    model = EnergyModel(_net(16), grid_size=150)
     xs, ys, log_p = model.grid_log_density()
     cell = float((xs[0, 1] - xs[0, 0]) * (ys[1, 0] - ys[0, 0]))
     assert abs(float(log_p.exp().sum()) * cell - 1.0) < 1e-5
@@ -41,7 +49,7 @@ def test_grid_density_is_normalised():
 def test_training_step_leaves_parameter_grads_to_the_loss_only():
     """HMC negatives take gradients w.r.t. x only: parameter .grad stays None until backward of the loss."""
     torch.manual_seed(0)
-    model = EnergyModel(hidden_dim=16, depth=2, buffer_size=64, sampler_steps=2)
+    model = EnergyModel(_net(16), buffer_size=64, sampler_steps=2)
     x = sample_toy2d("eight_gaussians", 32, torch.Generator().manual_seed(1))
     before = model.replay.clone()
     _, neg = model._negatives(32)
@@ -50,7 +58,7 @@ def test_training_step_leaves_parameter_grads_to_the_loss_only():
     assert torch.equal(before, model.replay)  # _negatives alone does not write the buffer
     e_pos, e_neg = model.energy(x), model.energy(neg)
     (e_pos.mean() - e_neg.mean()).backward()
-    assert all(p.grad is not None for p in model.net.parameters())
+    assert all(p.grad is not None for p in model.field.parameters())
 
 
 @pytest.mark.slow
@@ -64,12 +72,13 @@ def test_short_training_lowers_held_out_nll(tmp_path):
 
     pl.seed_everything(0)
     data = Toy2DDataModule("eight_gaussians", num_train=4096, num_val=1000, num_test=1000, batch_size=128)
-    model = EnergyModel(hidden_dim=64, depth=2, grid_size=120, plot=True, buffer_size=4096)
+    model = EnergyModel(_net(64), grid_size=120, buffer_size=4096)
     trainer = pl.Trainer(max_steps=300, logger=False, enable_checkpointing=False, enable_progress_bar=False,
                          default_root_dir=str(tmp_path), enable_model_summary=False)
     trainer.fit(model, datamodule=data)
     initial_nll = math.log(64.0)
-    nll = float(model._nll(data.test_x))
+    nll = float(model.nll(data.test_x))
     assert nll < 2.8 < initial_nll, nll
-    path = plot_energy_model(model, data.val_x, str(tmp_path / "ebm.png"), num_samples=200)
+    assert list(tmp_path.iterdir()) == []  # the module itself writes no file
+    path = draw_energy_model(model, data.val_x, str(tmp_path / "ebm.png"), num_samples=200)
     assert (tmp_path / "ebm.png").stat().st_size > 10000 and path.endswith("ebm.png")

@@ -1,4 +1,5 @@
-"""Tests for the Table 1 protocol (hnn/models/evaluation.py, scripts/evaluate.py) and the shipped pretrained models.
+"""Tests for the Table 1 protocol (hnn/evaluation/table1.py), its experiment (hnn/experiments/table1.py,
+scripts/evaluate.py, hnn-table1) and the shipped pretrained models.
 
 Numerical checks run in float64 against exact solutions: the mass-spring flow is closed-form
 (``hnn.systems.PaperSpring.trajectory``), so a rollout by dopri5 can be compared with an independent reference.
@@ -8,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import sys
 import warnings
 from pathlib import Path
 from types import SimpleNamespace
@@ -18,13 +18,16 @@ import torch
 
 import hnn
 import hnn.systems
-from hnn.models import evaluation as ev
+from hnn.evaluation import evaluate_rollouts
+from hnn.evaluation import table1 as ev
+from hnn.evaluation.metrics import RolloutReport
+from hnn.experiments import table1 as experiment
+from hnn.models import DynamicsModule
+from hnn.nn import BaselineField, HamiltonianField
+from hnn.paths import configs_dir, datasets_dir
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "scripts"))
-import evaluate as evaluate_script  # noqa: E402
-
-PRETRAINED = REPO / "datasets" / "pretrained"
+PRETRAINED = datasets_dir() / "pretrained"
 
 
 class ConstantForce:
@@ -55,7 +58,7 @@ def test_ground_truth_spring_as_model_gives_zero_energy_mse():
     # error of that rollout stays ~1e-10, so (ΔH)² ~ (2|x|·1e-10)² ~ 1e-20; 1e-17 leaves a wide margin while a
     # wrong time grid or a float32 round-trip (ΔH ~ 1e-7, (ΔH)² ~ 1e-14) would fail.
     protocol = ev.paper_protocol("spring", spring_module(), seed=0, n_starts=2)
-    result = ev.evaluate_protocol(hnn.systems.get("spring"), protocol)
+    result = evaluate_rollouts(hnn.systems.get("spring"), protocol, rtol=ev.ROLLOUT_TOL, atol=ev.ROLLOUT_TOL)
     assert result.energy_mse < 1e-17
     assert max(result.per_start) < 1e-17
     # The paper's spring protocol compares the model at times 1.09·t: the true system still conserves q² + p², so
@@ -66,7 +69,7 @@ def test_ground_truth_spring_as_model_gives_zero_energy_mse():
 def test_wrong_hamiltonian_gives_the_hand_computed_energy_mse():
     v = 0.3
     protocol = ev.paper_protocol("spring", spring_module(), seed=2, n_starts=4)
-    result = ev.evaluate_protocol(ConstantForce(v), protocol)
+    result = evaluate_rollouts(ConstantForce(v), protocol, rtol=ev.ROLLOUT_TOL, atol=ev.ROLLOUT_TOL)
     expected_per_start = []
     for group in protocol.groups:
         p0 = float(group.x0[0, 1])
@@ -84,7 +87,7 @@ def test_energy_mse_is_mean_over_starts_and_times():
     v = -0.2
     data = SimpleNamespace(system=hnn.systems.get("pendulum"))
     protocol = ev.paper_protocol("pendulum", data, seed=0, n_starts=4)
-    result = ev.evaluate_protocol(ConstantForce(v), protocol)
+    result = evaluate_rollouts(ConstantForce(v), protocol, rtol=ev.ROLLOUT_TOL, atol=ev.ROLLOUT_TOL)
     group = protocol.groups[0]
     q0, p0 = group.x0[:, 0], group.x0[:, 1]
     t = group.t_model.unsqueeze(-1)
@@ -96,7 +99,7 @@ def test_energy_mse_is_mean_over_starts_and_times():
 # ------------------------------------------------------------------------------------------- the protocols
 def test_paper_spring_protocol_matches_the_notebook():
     protocol = ev.paper_protocol("spring", spring_module(), seed=0)
-    assert protocol.name == "paper" and protocol.n_starts == 15 and len(protocol.groups) == 15
+    assert protocol.n_starts == 15 and len(protocol.groups) == 15
     r = 1.0 + 0.9 * 0.1
     for i, group in enumerate(protocol.groups):
         assert group.x0.shape == (1, 2)
@@ -167,10 +170,10 @@ def test_evaluation_data_is_the_train_split_the_model_was_trained_on():
     """The train MSE is computed on the pairs the model saw: a run trained with ``drop_gap_pairs=False`` (the
     paper's real-pendulum recipe, 444 train pairs) is evaluated on 444 pairs, not on the default 434."""
     trained = {"seed": 0, "val_fraction": 0.0, "drop_gap_pairs": False, "task": "real_pendulum", "batch_size": None}
-    data = ev._evaluation_datamodule("real_pendulum", trained, cache_dir=None)
+    data = ev.evaluation_datamodule("real_pendulum", trained, cache_dir=None)
     assert data.drop_gap_pairs is False and data.pairs("train")[0].shape == (444, 2)
     assert data.pairs("train")[0].dtype == torch.float64
-    default = ev._evaluation_datamodule("real_pendulum", {"seed": 0, "val_fraction": 0.0}, cache_dir=None)
+    default = ev.evaluation_datamodule("real_pendulum", {"seed": 0, "val_fraction": 0.0}, cache_dir=None)
     assert default.pairs("train")[0].shape == (434, 2)  # checkpoints saved before the option: gap pairs dropped
 
 
@@ -191,8 +194,8 @@ def test_physical_protocol_starts_from_the_test_trajectories(tmp_path):
 
 # ------------------------------------------------------------------------------------------- the table
 def _fake_run(task: str, kind: str, seed: int, value: float) -> ev.RunResult:
-    energy = {name: ev.ProtocolResult(protocol=name, energy_mse=value * (2 if name == "physical" else 1),
-                                      per_start=[value], state_mse=0.0, preds=[], seconds=0.0)
+    energy = {name: RolloutReport(energy_mse=value * (2 if name == "physical" else 1), per_start=[value],
+                                  state_mse=0.0, energy_drift=None, preds=[], seconds=0.0, finite=True)
               for name in ev.PROTOCOLS}
     return ev.RunResult(model_kind=kind, task=task, seed=seed, train_mse=value / 10, test_mse=value / 5,
                         energy=energy)
@@ -203,6 +206,7 @@ def test_table_reports_mean_and_sample_std_over_seeds_beside_the_paper():
     runs += [_fake_run("spring", "baseline", s, v) for s, v in enumerate((1e-1, 2e-1, 3e-1))]
     table = ev.format_table(runs)
     hnn_row = next(line for line in table.splitlines() if line.startswith("| ideal mass-spring | HNN |"))
+    assert "sample standard deviation (n − 1)" in table  # says which std
     # mean 2e-4, sample std 1e-4 (n − 1 = 2); physical column is twice that; the paper's HNN value 3.84e-4
     assert "| 0,1,2 |" in hnn_row
     assert "| 2.00e-04 ± 1.0e-04 | 4.00e-04 ± 2.0e-04 | 3.84e-04 |" in hnn_row
@@ -219,22 +223,22 @@ def test_table_single_seed_has_no_spread():
 
 # ------------------------------------------------------------------------------------------- bad input
 def test_bad_input_is_rejected_with_a_clear_message(tmp_path, capsys):
-    with pytest.raises(ValueError, match="unknown task 'three_body'.*spring, pendulum, real_pendulum, two_body"):
+    with pytest.raises(ValueError, match="unknown task 'three_body'; choose one of .*'real_pendulum', 'spring', 'two_body'"):
         ev.paper_protocol("three_body", spring_module())
     with pytest.raises(ValueError, match="n_starts must be an int >= 1"):
         ev.paper_protocol("spring", spring_module(), n_starts=0)
     with pytest.raises(ValueError, match="unknown model 'mlp'"):
-        ev.config_path("mlp", "spring")
+        experiment.config_path("mlp", "spring")
     with pytest.raises(ValueError, match="unknown task"):
-        ev.run_table1(tasks=["springs"], out_dir=tmp_path)
+        experiment.run_table1(tasks=["springs"], out_dir=tmp_path)
     with pytest.raises(FileNotFoundError, match=r"hnn_spring_seed0\.ckpt or hnn_spring\.ckpt"):
-        ev.load_checkpoint_runs(tmp_path, "hnn", "spring", [0])
+        experiment.load_checkpoint_runs(tmp_path, "hnn", "spring", [0])
     with pytest.raises(SystemExit) as exit_info:
-        evaluate_script.main(["--tasks", "spring", "nope", "--out", str(tmp_path)])
+        experiment.main(["--tasks", "spring", "nope", "--out", str(tmp_path)])
     assert exit_info.value.code == 2
     assert "unknown task(s) nope" in capsys.readouterr().err
-    assert evaluate_script.main(["--tasks", "spring", "--checkpoints", str(tmp_path / "missing"),
-                                 "--out", str(tmp_path / "out")]) == 2
+    assert experiment.main(["--tasks", "spring", "--checkpoints", str(tmp_path / "missing"),
+                            "--out", str(tmp_path / "out")]) == 2
     assert "no such directory" in capsys.readouterr().err
     assert not (tmp_path / "out" / "table1.md").exists()  # nothing written on failure
 
@@ -243,8 +247,8 @@ def test_bad_input_is_rejected_with_a_clear_message(tmp_path, capsys):
 # two 40-step Lightning trainings and three evaluations at rtol 1e-8: ~10 s measured on a lightly loaded machine
 def test_quick_run_writes_table_figure_results_and_pretrained_files(tmp_path, capsys):
     out, export = tmp_path / "out", tmp_path / "pretrained"
-    code = evaluate_script.main(["--quick", "--tasks", "spring", "--out", str(out), "--cache-dir",
-                                 str(tmp_path / "cache"), "--export-pretrained", str(export)])
+    code = experiment.main(["--quick", "--tasks", "spring", "--out", str(out), "--cache-dir",
+                            str(tmp_path / "cache"), "--export-pretrained", str(export)])
     assert code == 0
     printed = capsys.readouterr().out
     table = (out / "table1.md").read_text()
@@ -259,17 +263,19 @@ def test_quick_run_writes_table_figure_results_and_pretrained_files(tmp_path, ca
         assert len(run["energy_mse_paper_per_start"]) == 3
     # the exported files: weights-only loadable, right class, checksum and metrics recorded
     manifest = json.loads((export / "manifest.json").read_text())
-    for name, cls in (("hnn_spring", hnn.models.HNN), ("baseline_spring", hnn.models.BaselineMLP)):
+    for name, cls in (("hnn_spring", HamiltonianField), ("baseline_spring", BaselineField)):
         entry = manifest["models"][name]
         path = export / entry["file"]
         assert hashlib.sha256(path.read_bytes()).hexdigest() == entry["sha256"]
         model = hnn.load(path)
-        assert type(model) is cls and not model.training
+        assert type(model) is DynamicsModule and type(model.field) is cls and not model.training
+        assert set(torch.load(path, weights_only=True)) >= {"state_dict", "hyper_parameters", "hnn_model_class"}
+        assert "optimizer_states" not in torch.load(path, weights_only=True)  # weights only, no optimizer state
         run = next(r for r in results["runs"] if f"{r['model']}_{r['task']}" == name)
         assert entry["metrics"]["test_mse"] == run["test_mse"]
     # evaluating the exported files (--checkpoints) reproduces the numbers of the trained models
-    code = evaluate_script.main(["--quick", "--tasks", "spring", "--checkpoints", str(export), "--out",
-                                 str(tmp_path / "again"), "--cache-dir", str(tmp_path / "cache")])
+    code = experiment.main(["--quick", "--tasks", "spring", "--checkpoints", str(export), "--out",
+                            str(tmp_path / "again"), "--cache-dir", str(tmp_path / "cache")])
     assert code == 0
     again = json.loads((tmp_path / "again" / "results.json").read_text())["runs"]
     for first, second in zip(sorted(results["runs"], key=lambda r: r["model"]), sorted(again, key=lambda r: r["model"])):
@@ -280,27 +286,26 @@ def test_quick_run_writes_table_figure_results_and_pretrained_files(tmp_path, ca
 
 # ------------------------------------------------------------------------------------------- shipped models
 def _manifest() -> dict:
-    path = PRETRAINED / "manifest.json"
-    if not path.is_file():
-        pytest.skip("no datasets/pretrained/manifest.json in this checkout")
-    return json.loads(path.read_text())
+    # the shipped models must be there: a missing manifest or file fails these tests (never skips them)
+    return json.loads((PRETRAINED / "manifest.json").read_text())
 
 
 def test_shipped_pretrained_files_are_what_the_manifest_says(tmp_path_factory):
     from hnn.data import HamiltonianDataModule
-    from hnn.models.metrics import derivative_mse
+    from hnn.evaluation import derivative_mse
 
     manifest = _manifest()
+    assert manifest["format"] == 2
     expected = {f"{kind}_{task}" for kind in ev.MODELS for task in ev.TASKS}
-    assert expected <= set(manifest["models"])
+    assert expected == set(manifest["models"])
     cache = tmp_path_factory.mktemp("cache")
-    classes = {"hnn": hnn.models.HNN, "baseline": hnn.models.BaselineMLP}
+    classes = {"hnn": HamiltonianField, "baseline": BaselineField}
     for name, entry in manifest["models"].items():
         path = PRETRAINED / entry["file"]
         assert path.stat().st_size < 1_000_000
         assert hashlib.sha256(path.read_bytes()).hexdigest() == entry["sha256"], name
-        model = hnn.load(path)  # weights only, offline
-        assert type(model) is classes[name.split("_", 1)[0]]
+        model = hnn.load(path)  # weights only, offline, the field rebuilt from the file alone
+        assert type(model.field) is classes[name.split("_", 1)[0]]
         # the recorded test MSE is reproduced from the shipped weights on the recipe's test split (float32 sums
         # over ~10^4 pairs: agreement to ~1e-6 relative; 1e-4 tolerates a different BLAS summation order)
         data = HamiltonianDataModule(task=entry["task"], seed=entry["seed"], val_fraction=0.0, cache_dir=str(cache),
@@ -310,16 +315,15 @@ def test_shipped_pretrained_files_are_what_the_manifest_says(tmp_path_factory):
 
 
 def test_registered_pretrained_models_load_offline_and_match_the_shipped_files():
-    from hnn.models.pretrained import REGISTRY, available_pretrained, load_pretrained
+    from hnn.training.pretrained import available_pretrained, load_pretrained, pretrained_entry
 
     manifest = _manifest()
-    assert set(available_pretrained()) == set(manifest["models"])
+    assert available_pretrained() == sorted(manifest["models"])  # the manifest is the registry
     for name in available_pretrained():
-        entry = REGISTRY[name]
-        assert entry.checkpoint == manifest["models"][name]["file"]
-        assert (REPO / entry.config).is_file()
+        entry = pretrained_entry(name)
+        assert (configs_dir() / Path(entry["config"]).name).is_file()
         model = load_pretrained(name)
-        reference = hnn.load(PRETRAINED / entry.checkpoint)
+        reference = hnn.load(PRETRAINED / entry["file"])
         assert type(model) is type(reference) and not model.training
         for key, value in reference.state_dict().items():
             assert torch.equal(model.state_dict()[key], value)
@@ -331,7 +335,7 @@ def test_registered_pretrained_models_load_offline_and_match_the_shipped_files()
 def _config(name: str) -> dict:
     import yaml
 
-    return yaml.safe_load((ev.CONFIG_DIR / f"{name}.yaml").read_text())
+    return yaml.safe_load((configs_dir() / f"{name}.yaml").read_text())
 
 
 @pytest.mark.parametrize("kind", ev.MODELS)
@@ -348,9 +352,11 @@ def test_two_body_lr_drop_is_at_80_percent_of_the_papers_steps(kind):
     from hnn.data.synthetic import SIMULATION_RECIPES
 
     config = _config(f"{kind}_two_body")
-    assert config["optimizer"] == {"class_path": "torch.optim.Adam", "init_args": {"lr": 0.001, "weight_decay": 0.0}}
-    assert config["model"]["init_args"]["lr"] == 0.001 and config["model"]["init_args"]["weight_decay"] == 0.0
-    scheduler = config["lr_scheduler"]
+    model = config["model"]["init_args"]
+    assert model["optimizer"] == {"class_path": "torch.optim.Adam", "init_args": {"lr": 0.001, "weight_decay": 0.0}}
+    assert "optimizer" not in config and "lr_scheduler" not in config  # one place sets the optimizer
+    assert model["scheduler_interval"] == "epoch"
+    scheduler = model["scheduler"]
     assert scheduler["class_path"] == "torch.optim.lr_scheduler.MultiStepLR"
     assert scheduler["init_args"] == {"milestones": [40], "gamma": 0.1}
     recipe = SIMULATION_RECIPES["two_body"]
@@ -362,11 +368,11 @@ def test_two_body_lr_drop_is_at_80_percent_of_the_papers_steps(kind):
 def test_two_body_config_trains_with_the_dropped_learning_rate(tmp_path):
     """The optimizer/lr_scheduler of the config really drive training: with 5 orbits (4 train orbits x 50 points =
     one batch of 200 per epoch) the lr is 1e-3 before epoch 40 and 1e-4 after it."""
-    from hnn.models.cli import run_training
+    from hnn.training.cli import run_training
 
-    argv = ["--config", str(ev.config_path("hnn", "two_body")), "--data.init_args.n_trajectories", "5",
+    argv = ["--config", str(experiment.config_path("hnn", "two_body")), "--data.init_args.n_trajectories", "5",
             "--data.init_args.val_fraction", "0", "--data.init_args.cache_dir", str(tmp_path / "cache"),
-            "--data.init_args.verbose", "false", "--model.init_args.hidden_dim", "8",
+            "--data.init_args.verbose", "false", "--model.init_args.field.init_args.hidden_dim", "8",
             "--trainer.default_root_dir", str(tmp_path), "--trainer.logger", "false",
             "--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false",
             "--test", "false", "--evaluate", "false"]
@@ -377,3 +383,6 @@ def test_two_body_config_trains_with_the_dropped_learning_rate(tmp_path):
     assert early.steps == 39 and late.steps == 41
     assert early.trainer.optimizers[0].param_groups[0]["lr"] == pytest.approx(1e-3, rel=1e-12)
     assert late.trainer.optimizers[0].param_groups[0]["lr"] == pytest.approx(1e-4, rel=1e-12)
+    saved = torch.load(late.last_checkpoint, weights_only=True)["hyper_parameters"]
+    assert saved["optimizer"]["init_args"]["lr"] == 0.001  # the recorded optimizer is the one that trained
+    assert saved["scheduler"]["class_path"] == "torch.optim.lr_scheduler.MultiStepLR"

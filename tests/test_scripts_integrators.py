@@ -34,6 +34,13 @@ def plot() -> ModuleType:
 
 
 @pytest.fixture(scope="module")
+def experiment() -> ModuleType:
+    import hnn.experiments.integrators
+
+    return hnn.experiments.integrators
+
+
+@pytest.fixture(scope="module")
 def bench() -> ModuleType:
     return _load("bench_integrators")
 
@@ -45,9 +52,9 @@ def _png_size(path: Path) -> tuple[int, int]:
     return struct.unpack(">II", data[16:24])
 
 
-def test_plot_writes_a_png_with_content_and_a_physical_summary(plot, tmp_path):
+def test_plot_writes_a_png_with_content_and_a_physical_summary(experiment, tmp_path):
     out = tmp_path / "new_folder" / "integrators.png"  # the folder does not exist yet: the script creates it
-    summary = plot.make_figure(str(out), periods=3.0, dpi=40)
+    summary = experiment.make_figure(str(out), periods=3.0, dpi=40)
 
     width, height = _png_size(out)
     assert (width, height) == (round(20.0 * 40), round(10.2 * 40))  # 4 columns of 5 in, 10.2 in tall, at 40 dpi
@@ -62,7 +69,7 @@ def test_plot_writes_a_png_with_content_and_a_physical_summary(plot, tmp_path):
     cases = {(system, steps) for system, steps, _ in summary}
     assert cases == {("spring", 60), ("spring", 10), ("pendulum", 60), ("pendulum", 10)}
     for system, steps in cases:
-        errors = {m: summary[(system, steps, m)] for m in plot.METHODS}
+        errors = {m: summary[(system, steps, m)] for m in experiment.METHODS}
         # Euler's energy grows without bound: over 3 periods it ends far above leapfrog's bounded error.
         assert errors["euler"] > 10 * errors["leapfrog"]
         # Higher order at the same step: Yoshida 6 beats leapfrog.

@@ -110,11 +110,11 @@ def _energy_like(energy: Callable, fallback: Tensor) -> Tensor:
 
 
 def draw_energy_model(model: Any, data: Tensor, path: str, title: str = "", num_samples: int = 2000,
-                      sampler_steps: int = 200, seed: int = 0) -> str:
+                      sampler_steps: int = 200, seed: int = 0, data_label: str = "data") -> str:
     """PNG with three panels: data histogram, the learned density exp(−E)/Z on a grid, HMC samples from the model.
 
     ``model`` is a 2-d :class:`hnn.models.EnergyModel`; the samples start uniform in its box and take
-    ``sampler_steps`` HMC transitions (generator seeded with ``seed``).
+    ``sampler_steps`` HMC transitions (generator seeded with ``seed``). ``data_label`` names the split shown.
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -135,7 +135,7 @@ def draw_energy_model(model: Any, data: Tensor, path: str, title: str = "", num_
     data = data.detach().cpu()
     rng = [[-extent, extent], [-extent, extent]]
     axes[0].hist2d(data[:, 0].numpy(), data[:, 1].numpy(), bins=120, range=rng, cmap="viridis")
-    axes[0].set_title(f"data ({len(data)} points)")
+    axes[0].set_title(f"{data_label} ({len(data)} points)")
     axes[1].pcolormesh(xs.cpu().numpy(), ys.cpu().numpy(), log_p.exp().cpu().numpy(), shading="auto", cmap="viridis")
     axes[1].set_title("learned density exp(−E)/Z")
     axes[2].hist2d(samples[:, 0].numpy(), samples[:, 1].numpy(), bins=120, range=rng, cmap="viridis")
@@ -145,6 +145,6 @@ def draw_energy_model(model: Any, data: Tensor, path: str, title: str = "", num_
         ax.set_xlim(-extent, extent)
         ax.set_ylim(-extent, extent)
     fig.suptitle(f"EnergyModel on {title}" if title else "EnergyModel")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 0.94))  # room for the suptitle above the panel titles
     atomic_save_figure(fig, path, dpi=110)
     return path

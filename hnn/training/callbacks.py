@@ -206,7 +206,8 @@ class DensityFigure(pl.Callback):
         (data,) = next(iter(trainer.datamodule.val_dataloader()))
         path = self.path or os.path.join(trainer.log_dir or trainer.default_root_dir, "ebm_density.png")
         title = str(getattr(trainer.datamodule, "density", ""))
-        self.last_plot_path = draw_energy_model(pl_module, data, path, title=title, num_samples=self.num_samples)
+        self.last_plot_path = draw_energy_model(pl_module, data, path, title=title, num_samples=self.num_samples,
+                                                data_label="validation data")
 
 
 class FlushLogsAtCheckpoint(pl.Callback):

@@ -42,7 +42,7 @@ from typing import Any
 
 import pytorch_lightning as pl
 import torch
-from pytorch_lightning.callbacks import Callback, ModelCheckpoint, ProgressBar, TQDMProgressBar
+from pytorch_lightning.callbacks import ModelCheckpoint, ProgressBar, TQDMProgressBar
 from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
 from pytorch_lightning.loggers import CSVLogger, Logger
 from pytorch_lightning.plugins.io import CheckpointIO
@@ -306,6 +306,13 @@ class HNNLightningCLI(LightningCLI):
 def build_cli(argv: list[str] | None = None) -> HNNLightningCLI:
     """Parse ``argv`` (default: the command line) and instantiate model, data and trainer (no training)."""
     _quiet_known_noise()
+    with warnings.catch_warnings():
+        # hnn-table1 and the tests call the program from Python with args= while their own sys.argv is set
+        warnings.filterwarnings("ignore", message="LightningCLI's args parameter is intended")
+        return _build(argv)
+
+
+def _build(argv: list[str] | None) -> HNNLightningCLI:
     return HNNLightningCLI(
         model_class=pl.LightningModule,
         datamodule_class=pl.LightningDataModule,
