@@ -128,7 +128,7 @@ def integrate(
     u: a zero-order-hold input for controlled dynamics (``vector_field(x, u)``): ``[..., m]`` held over the whole
         rollout, or ``[len(t) − 1, ..., m]`` with row i held over the interval [t_i, t_{i+1}] (all its substeps).
         Splitting methods add the input's force ``input_force(u)`` to their kicks; ``ab4`` takes a constant u only.
-    differentiable: keep the autograd graph through the rollout. Default: when grad mode is on and x0 or the
+    differentiable: keep the autograd graph through the rollout. Default: when grad mode is on and x0, u or the
         dynamics' parameters require grad (plain callables: whenever grad mode is on).
     options: method options — implicit: ``tol``, ``max_iters``; torchdiffeq: ``rtol``, ``atol``, ``options``.
 
@@ -149,6 +149,7 @@ def integrate(
         is_plain_callable = not dyn.has_hamiltonian and not isinstance(dynamics, torch.nn.Module)
         differentiable = torch.is_grad_enabled() and (
             x0.requires_grad or dyn.has_trainable_parameters() or is_plain_callable
+            or (u is not None and u.requires_grad)
         )
     grad_context = torch.enable_grad() if differentiable else torch.no_grad()
 

@@ -13,6 +13,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from hnn.validate import check_nonnegative, check_positive, check_range  # noqa: F401  (re-exported)
+
 __all__ = ["HamiltonianSystem", "check_positive", "check_nonnegative", "check_range", "sample_ring"]
 
 # Options of the float64 reference integration used where no closed-form trajectory exists.
@@ -21,41 +23,6 @@ __all__ = ["HamiltonianSystem", "check_positive", "check_nonnegative", "check_ra
 REFERENCE_METHOD = "torchdiffeq:dopri5"
 REFERENCE_RTOL = 1e-12
 REFERENCE_ATOL = 1e-12
-
-
-def _check_real(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"parameter {name!r} must be a real number, got {type(value).__name__} ({value!r})")
-    value = float(value)
-    if not math.isfinite(value):
-        raise ValueError(f"parameter {name!r} must be finite, got {value}")
-    return value
-
-
-def check_positive(name: str, value: Any) -> float:
-    """Return ``float(value)``; raise ValueError naming ``name`` unless it is a finite number > 0."""
-    value = _check_real(name, value)
-    if value <= 0.0:
-        raise ValueError(f"parameter {name!r} must be > 0, got {value}")
-    return value
-
-
-def check_nonnegative(name: str, value: Any) -> float:
-    """Return ``float(value)``; raise ValueError naming ``name`` unless it is a finite number >= 0."""
-    value = _check_real(name, value)
-    if value < 0.0:
-        raise ValueError(f"parameter {name!r} must be >= 0, got {value}")
-    return value
-
-
-def check_range(name: str, value: Any) -> tuple[float, float]:
-    """Validate a ``(low, high)`` pair of finite numbers with ``0 <= low <= high``."""
-    if not isinstance(value, Sequence) or len(value) != 2:
-        raise TypeError(f"{name!r} must be a (low, high) pair, got {value!r}")
-    low, high = check_nonnegative(f"{name}[0]", value[0]), check_nonnegative(f"{name}[1]", value[1])
-    if low > high:
-        raise ValueError(f"{name!r} must satisfy low <= high, got {value!r}")
-    return low, high
 
 
 class HamiltonianSystem:
