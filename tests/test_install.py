@@ -72,7 +72,7 @@ def test_the_wheel_installs_and_works_outside_the_checkout(tmp_path):
     venv = tmp_path / "venv"
     _run([sys.executable, "-m", "venv", str(venv)])  # no --system-site-packages: nothing of this environment
     python = venv / "bin" / "python"
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "WANDB_SERVICE")}
     env.update(HNN_CACHE_DIR=str(tmp_path / "cache"), WANDB_MODE="offline", OMP_NUM_THREADS="1")
     torch_spec = f"torch=={__import__('torch').__version__.split('+')[0]}"  # the CPU build already on this machine
     _run([str(python), "-m", "pip", "install", "--quiet", torch_spec], env=env)

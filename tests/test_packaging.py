@@ -14,6 +14,10 @@ def test_every_package_is_listed_and_the_data_folders_are_mapped():
     assert found <= listed, sorted(found - listed)
     assert project["tool"]["setuptools"]["package-dir"] == {"hnn.configs": "configs", "hnn.datasets": "datasets"}
     assert project["project"]["name"] == "hnn-lightning"  # 'hnn' on the index is another project
-    assert set(project["project"]["scripts"]) == {"hnn-train", "hnn-table1"}
+    scripts = project["project"]["scripts"]
+    assert scripts == {"hnn-train": "hnn.training.cli:main", "hnn-table1": "hnn.experiments.table1:main"}
+    for target in scripts.values():  # each entry point names a function that exists
+        module, _, name = target.partition(":")
+        assert callable(getattr(__import__(module, fromlist=[name]), name))
     assert "scipy>=1.10" in project["project"]["dependencies"]  # hnn.sampling.diagnostics imports it
     assert not any(d.startswith("torch") and "cpu" in d for d in project["project"]["dependencies"])

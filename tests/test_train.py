@@ -285,7 +285,10 @@ def test_kill_9_then_resume_continues_in_the_same_folder_with_every_step_logged_
     """Epochs of 10 steps; killed at step 25 (after the step-20 checkpoint, with steps 20-24 already logged), then
     resumed with a larger max_epochs: trains steps 21-30 in place, metrics.csv holds steps 0-29 once each."""
     (tmp_path / "killer.py").write_text(_KILLER)
-    env = {**os.environ, "PYTHONPATH": str(tmp_path), "OMP_NUM_THREADS": "1", "WANDB_MODE": "offline"}
+    # WANDB_SERVICE: an earlier in-process run of this test worker started a wandb service; children that inherit
+    # it share it, and the killed child's run would stay registered there (a separate command has its own service)
+    env = {k: v for k, v in os.environ.items() if k != "WANDB_SERVICE"}
+    env.update(PYTHONPATH=str(tmp_path), OMP_NUM_THREADS="1", WANDB_MODE="offline")
     common = [sys.executable, str(REPO / "scripts" / "train.py"), *_small(tmp_path, steps=100, logger=True, passes=10)]
     killed = subprocess.run(common + ["--trainer.callbacks+=killer.KillAt", "--trainer.callbacks.step", "25"],
                             capture_output=True, text=True, timeout=300, cwd=tmp_path, env=env)
@@ -371,7 +374,8 @@ def test_rollout_training_and_inference_mode_validation_through_the_cli(tmp_path
 def test_a_clean_default_run_prints_no_warning(tmp_path):
     """No warning the project can fix or silence: Lightning's logger advertisement, wandb's 'anonymous' setting, the
     _pytree deprecation, 'Total Flops 0' (the model has an example input now)."""
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "WANDB_MODE": "offline"}
+    env = {k: v for k, v in os.environ.items() if k != "WANDB_SERVICE"}  # a fresh command: its own wandb service
+    env.update(OMP_NUM_THREADS="1", WANDB_MODE="offline")
     out = subprocess.run([sys.executable, str(REPO / "scripts" / "train.py"), "--trainer.max_steps", "5",
                           "--trainer.default_root_dir", str(tmp_path / "runs")], capture_output=True, text=True,
                          timeout=300, cwd=tmp_path, env=env)
