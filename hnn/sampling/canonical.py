@@ -22,6 +22,7 @@ from torch import Tensor
 
 from hnn.sampling.hmc import HMC
 from hnn.sampling.nuts import NUTS
+from hnn.systems.base import wrap_angle
 
 # hnn.systems whose exp(−H/T) is normalisable once periodic angles are wrapped (quadratic or
 # bounded potential in the non-periodic q, positive-definite quadratic kinetic energy).
@@ -29,11 +30,6 @@ NORMALIZABLE_SYSTEMS = frozenset(
     {"spring", "mass_spring", "damped_mass_spring", "pendulum", "ideal_pendulum", "damped_pendulum", "double_pendulum"}
 )
 SAMPLERS = ("nuts", "hmc")
-
-
-def _wrap_angle(x: Tensor) -> Tensor:
-    """Map angles to (−π, π] (π − ((π − x) mod 2π))."""
-    return math.pi - torch.remainder(math.pi - x, 2.0 * math.pi)
 
 
 def sample_canonical(
@@ -127,7 +123,7 @@ def sample_canonical(
         if use_box:
             x = torch.where(box, base + width * torch.sigmoid(x), x)
         if n_periodic:
-            angle = _wrap_angle(torch.atan2(u[..., dim:], x[..., periodic_index]))  # atan2 may give −π
+            angle = wrap_angle(torch.atan2(u[..., dim:], x[..., periodic_index]))  # atan2 may give −π
             x = x.index_copy(-1, periodic_index, angle)
         return x
 

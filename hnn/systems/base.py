@@ -25,6 +25,11 @@ REFERENCE_RTOL = 1e-12
 REFERENCE_ATOL = 1e-12
 
 
+def wrap_angle(x: Tensor) -> Tensor:
+    """Angles mapped into (−π, π]: π − ((π − x) mod 2π) (the one angle wrap of hnn)."""
+    return math.pi - torch.remainder(math.pi - x, 2.0 * math.pi)
+
+
 class HamiltonianSystem:
     """Base class: a known Hamiltonian H(q, p) with its closed-form vector field.
 
@@ -87,8 +92,7 @@ class HamiltonianSystem:
         """Map the periodic coordinates of ``x`` into (−π, π]; other entries are returned unchanged."""
         self.check_state(x)
         mask = torch.tensor(list(self.periodic) + [False] * self.n, device=x.device)
-        wrapped = math.pi - torch.remainder(math.pi - x, 2.0 * math.pi)
-        return torch.where(mask, wrapped, x)
+        return torch.where(mask, wrap_angle(x), x)
 
     @staticmethod
     def _check_t(t: Tensor | Sequence[float], like: Tensor) -> Tensor:
