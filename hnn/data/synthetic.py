@@ -36,6 +36,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from hnn.validate import check_choice, check_int, check_nonnegative, check_real
+
 __all__ = [
     "GENERATOR_VERSION",
     "SimulationRecipe",
@@ -68,25 +70,17 @@ class SimulationRecipe:
     chunk_size: int | None = None  # integrate this many trajectories per call (None: all at once)
 
     def __post_init__(self) -> None:
-        def positive_int(name: str, value: Any) -> None:
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
-
-        positive_int("n_trajectories", self.n_trajectories)
-        positive_int("n_points", self.n_points)
-        if self.n_points < 2:
-            raise ValueError(f"n_points must be >= 2, got {self.n_points}")
+        check_int("n_trajectories", self.n_trajectories, minimum=1)
+        check_int("n_points", self.n_points, minimum=2)
         if len(self.t_span) != 2 or not all(isinstance(v, (int, float)) and math.isfinite(v) for v in self.t_span) \
                 or not self.t_span[1] > self.t_span[0]:
             raise ValueError(f"t_span must be (start, end) with finite start < end, got {self.t_span!r}")
-        if not isinstance(self.noise_std, (int, float)) or not math.isfinite(self.noise_std) or self.noise_std < 0:
-            raise ValueError(f"noise_std must be a finite number >= 0, got {self.noise_std!r}")
-        if not isinstance(self.test_fraction, (int, float)) or not 0.0 < self.test_fraction < 1.0:
+        check_nonnegative("noise_std", self.noise_std)
+        if not 0.0 < check_real("test_fraction", self.test_fraction) < 1.0:
             raise ValueError(f"test_fraction must be in (0, 1), got {self.test_fraction!r}")
         if self.chunk_size is not None:
-            positive_int("chunk_size", self.chunk_size)
-        if self.test_block not in ("first", "last"):
-            raise ValueError(f"test_block must be 'first' or 'last', got {self.test_block!r}")
+            check_int("chunk_size", self.chunk_size, minimum=1)
+        check_choice("test_block", self.test_block, ("first", "last"))
         n_test = self.n_test
         if n_test < 1 or n_test >= self.n_trajectories:
             raise ValueError(

@@ -15,6 +15,8 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, TensorDataset
 
+from hnn.validate import check_choice, check_int
+
 
 def eight_gaussians(n: int, generator: torch.Generator | None = None) -> Tensor:
     k = torch.randint(0, 8, (n,), generator=generator)
@@ -56,10 +58,8 @@ DENSITIES: dict[str, Callable[..., Tensor]] = {
 
 def sample_toy2d(name: str, n: int, generator: torch.Generator | None = None, dtype: torch.dtype = torch.float32) -> Tensor:
     """``n`` points (n, 2) from the named toy density."""
-    if name not in DENSITIES:
-        raise ValueError(f"unknown toy density {name!r}; choose one of {sorted(DENSITIES)}")
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be an integer >= 1, got {n!r}")
+    check_choice("toy density", name, DENSITIES)
+    check_int("n", n, minimum=1)
     return DENSITIES[name](n, generator).to(dtype)
 
 
@@ -78,11 +78,9 @@ class Toy2DDataModule(pl.LightningDataModule):
         seed: int = 0,
     ) -> None:
         super().__init__()
-        if density not in DENSITIES:
-            raise ValueError(f"unknown toy density {density!r}; choose one of {sorted(DENSITIES)}")
+        check_choice("toy density", density, DENSITIES)
         for name, value in (("num_train", num_train), ("num_val", num_val), ("num_test", num_test), ("batch_size", batch_size)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+            check_int(name, value, minimum=1)
         self.save_hyperparameters()
         self.density = density
         self.task = density

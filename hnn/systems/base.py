@@ -6,14 +6,13 @@ so ``dim = 2n``; any number of leading batch dimensions is allowed.
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Sequence
 from typing import Any
 
 import torch
 from torch import Tensor
 
-from hnn.validate import check_nonnegative, check_positive, check_range  # noqa: F401  (re-exported)
+from hnn.validate import check_int, check_nonnegative, check_positive, check_range  # noqa: F401  (re-exported)
 
 __all__ = ["HamiltonianSystem", "check_positive", "check_nonnegative", "check_range", "sample_ring"]
 
@@ -118,11 +117,7 @@ class HamiltonianSystem:
 
     @staticmethod
     def _check_count(n: int) -> int:
-        if isinstance(n, bool) or not isinstance(n, numbers.Integral):
-            raise TypeError(f"n must be an int, got {type(n).__name__}")
-        if n < 0:
-            raise ValueError(f"n must be >= 0, got {n}")
-        return int(n)
+        return check_int("n", n, minimum=0)
 
     # ------------------------------------------------------------------ interface
     def hamiltonian(self, x: Tensor) -> Tensor:
