@@ -245,7 +245,8 @@ class HNNLightningCLI(LightningCLI):
         checkpoint = read_checkpoint(ckpt_path)
         self.resume_path, self.resume_step = ckpt_path, int(checkpoint.get("global_step", 0))
         located = _version_of_checkpoint(ckpt_path)
-        if located is not None and os.path.samefile(located[0], os.path.join(self.root_dir, self.run_name)):
+        run_folder = os.path.join(self.root_dir, self.run_name)
+        if located is not None and os.path.isdir(run_folder) and os.path.samefile(located[0], run_folder):
             self.version = located[1]  # continue in the checkpoint's own run folder
 
     # ------------------------------------------------------------------ trainer
@@ -416,8 +417,8 @@ def summary_lines(result: TrainingResult) -> list[str]:
     for key, value in sorted(result.test_metrics.items()):
         lines.append(f"   {key:<16} {value:.4e}")
     if result.evaluate and callable(getattr(data, "reference_rollouts", None)) and hasattr(model, "field"):
-        reference = data.reference_rollouts("test", n_starts=15, horizon=20.0, n_times=100) \
-            if getattr(data, "recipe", None) is not None else data.reference_rollouts("test")
+        # the data module decides what this means for its data (simulated starts, or the recorded test block)
+        reference = data.reference_rollouts("test", n_starts=15, horizon=20.0, n_times=100)
         report = evaluate_rollouts(model.field, reference, method="torchdiffeq:dopri5", rtol=1e-9, atol=1e-9)
         if report.energy_mse is not None:
             lines.append(f"   energy MSE       {report.energy_mse:.4e}   ({reference.description}; dopri5 at "
