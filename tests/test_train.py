@@ -336,6 +336,19 @@ def test_resuming_keeps_the_metrics_rows_before_the_checkpoint_and_drops_the_lat
     assert _train_steps(_read_metrics(folder / "metrics.csv")) == list(range(21))
 
 
+def test_a_run_that_stops_inside_a_validation_interval_still_checkpoints_its_last_step(tmp_path):
+    """Epochs of 10 steps, validation (and checkpoints) every 2nd epoch, 25 steps: last.ckpt holds step 25, and a
+    resume from it trains on from there."""
+    first = run_training(_small(tmp_path, "--trainer.check_val_every_n_epoch", "2", "--test", "false", "--evaluate",
+                                "false", steps=25, passes=10))
+    assert first.last_checkpoint.endswith("last.ckpt")
+    assert torch.load(first.last_checkpoint, weights_only=True)["global_step"] == 25
+    second = run_training(_small(tmp_path, "--trainer.check_val_every_n_epoch", "2", "--ckpt_path", "last", "--test",
+                                 "false", "--evaluate", "false", steps=40, passes=10))
+    assert second.steps == 15 and second.total_steps == 40
+    assert torch.load(second.last_checkpoint, weights_only=True)["global_step"] == 40
+
+
 class _PoisonWeights(pl.Callback):
     """Sets every weight to NaN after training step ``at`` (simulating a diverging run)."""
 

@@ -7,6 +7,7 @@
   portrait PNG per validation on a worker thread and sends it to wandb when a wandb logger is active.
 - :class:`DensityFigure` -- an :class:`~hnn.models.EnergyModel`'s learned density at the end of training (PNG).
 - :class:`FlushLogsAtCheckpoint` -- the loggers write their rows whenever a checkpoint is saved.
+- :class:`CheckpointAtEnd` -- ``last.ckpt`` at the final step when training ends between two checkpoints.
 - :class:`FitTimer` -- wall/CPU time of the training loop; its total over resumed runs is kept in the checkpoint.
 """
 from __future__ import annotations
@@ -24,7 +25,7 @@ from hnn.evaluation.metrics import evaluate_rollouts
 from hnn.validate import check_bool, check_int, check_positive
 
 __all__ = ["NonFiniteLossError", "FiniteLossGuard", "last_good_checkpoint", "RolloutMonitor", "DensityFigure",
-           "FlushLogsAtCheckpoint", "FitTimer", "BackgroundFigureWriter"]
+           "FlushLogsAtCheckpoint", "CheckpointAtEnd", "FitTimer", "BackgroundFigureWriter"]
 
 
 class NonFiniteLossError(RuntimeError):
@@ -218,6 +219,22 @@ class FlushLogsAtCheckpoint(pl.Callback):
             -> None:
         for logger in trainer.loggers:
             logger.save()
+
+
+class CheckpointAtEnd(pl.Callback):
+    """When training stops between two checkpoints (``max_steps`` inside a validation interval), write the
+    checkpoint callback's ``last.ckpt`` at the final step too, so the run's last checkpoint is where it ended."""
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        callback = trainer.checkpoint_callback
+        if callback is None or getattr(callback, "dirpath", None) is None or trainer.global_step == 0:
+            return
+        path = os.path.join(callback.dirpath, f"{callback.CHECKPOINT_NAME_LAST}{callback.FILE_EXTENSION}")
+        if os.path.isfile(path) and path == callback.last_model_path and \
+                int(torch.load(path, map_location="cpu", weights_only=True).get("global_step", -1)) == trainer.global_step:
+            return
+        trainer.save_checkpoint(path)
+        callback.last_model_path = path
 
 
 class FitTimer(pl.Callback):

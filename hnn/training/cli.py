@@ -49,8 +49,8 @@ from pytorch_lightning.plugins.io import CheckpointIO
 
 from hnn.io import atomic_write_text
 from hnn.paths import config_file
-from hnn.training.callbacks import (DensityFigure, FiniteLossGuard, FitTimer, FlushLogsAtCheckpoint, NonFiniteLossError,
-                                    RolloutMonitor)
+from hnn.training.callbacks import (CheckpointAtEnd, DensityFigure, FiniteLossGuard, FitTimer, FlushLogsAtCheckpoint,
+                                    NonFiniteLossError, RolloutMonitor)
 from hnn.training.checkpoint import AtomicCheckpointIO, CheckpointError, peek_class, read_checkpoint
 
 __all__ = ["HNNLightningCLI", "build_cli", "run_training", "main", "TrainingResult", "wandb_mode", "DEFAULT_CONFIG",
@@ -271,6 +271,7 @@ class HNNLightningCLI(LightningCLI):
             callbacks.append(ModelCheckpoint(dirpath=os.path.join(self.run_dir, "checkpoints"), save_top_k=1,
                                              save_last=True,
                                              save_on_train_epoch_end=not self._validates(trainer_config)))
+            callbacks.append(CheckpointAtEnd())  # a run that stops inside a validation interval: last.ckpt at its end
         from hnn.models import DynamicsModule, EnergyModel
 
         if isinstance(self.model, DynamicsModule) and callable(getattr(self.datamodule, "reference_rollouts", None)) \
