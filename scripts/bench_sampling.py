@@ -55,7 +55,8 @@ def run_ours(kind: str, chains: int, warmup: int, draws: int, dim: int, seed: in
     result = sampler.sample(init, num_samples=draws, num_warmup=warmup, generator=gen)
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu
     return {"wall": wall, "cpu": cpu, "ess": min_ess(result.samples), "grads": result.num_grad_evals,
-            "divergences": result.divergences, "step": float(result.step_size)}
+            "divergences": result.divergences, "step": float(result.step_size),
+            "check": getattr(result, "check_seconds", 0.0)}
 
 
 def run_pyro(warmup: int, draws: int, dim: int, seed: int) -> dict | None:
@@ -84,7 +85,7 @@ def run_pyro(warmup: int, draws: int, dim: int, seed: int) -> dict | None:
     samples = mcmc.get_samples()["x"].unsqueeze(0)
     # Pyro evaluates the potential once per gradient (forward + backward); count the calls.
     return {"wall": wall, "cpu": cpu, "ess": min_ess(samples), "grads": calls["n"], "divergences": None,
-            "step": float(kernel.step_size)}
+            "step": float(kernel.step_size), "check": 0.0}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -133,19 +134,20 @@ def main(argv: list[str] | None = None) -> None:
     for missing in ("numpyro", "blackjax"):
         if importlib.util.find_spec(missing) is None:
             print(f"{missing} is not installed: skipped")
-    header = (f"{'sampler':<10} {'chains':>6} {'warmup':>6} {'wall s':>8} {'cpu s':>8} {'min ESS':>9} {'ESS/s':>9} "
-              f"{'ESS/cpu-s':>9} {'grads':>10} {'ESS/grad':>9} {'div':>5} {'step':>7}")
+    header = (f"{'sampler':<10} {'chains':>6} {'warmup':>6} {'wall s':>8} {'cpu s':>8} {'check s':>8} {'min ESS':>9} "
+              f"{'ESS/s':>9} {'ESS/cpu-s':>9} {'grads':>10} {'ESS/grad':>9} {'div':>5} {'step':>7}")
     print("\n" + header)
     print("-" * len(header))
     pyro_row = next((r for r in rows if r[0] == "Pyro NUTS"), None)
     for name, chains, warmup, out in rows:
         div = "-" if out["divergences"] is None else str(out["divergences"])
         mark = "*" if warmup == default_num_warmup(chains) else " "
-        print(f"{name:<10} {chains:>6} {warmup:>5}{mark} {out['wall']:>8.2f} {out['cpu']:>8.2f} {out['ess']:>9.1f} "
+        print(f"{name:<10} {chains:>6} {warmup:>5}{mark} {out['wall']:>8.2f} {out['cpu']:>8.2f} {out['check']:>8.2f} {out['ess']:>9.1f} "
               f"{out['ess'] / out['wall']:>9.1f} {out['ess'] / out['cpu']:>9.1f} {out['grads']:>10d} "
               f"{out['ess'] / out['grads']:>9.4f} {div:>5} {out['step']:>7.3f}")
     print("\nmin ESS = min over the 100 coordinates of bulk ESS(x_i) and bulk ESS(x_i²), chains pooled; "
-          "ESS/s and ESS/grad include warmup; * = the samplers' default warmup for that many chains.")
+          "ESS/s and ESS/grad include warmup; * = the samplers' default warmup for that many chains; check s = the "
+          "end-of-run checks (R-hat, ESS, E-BFMI, ... -> SamplingWarning), included in wall and cpu.")
     if pyro_row is not None:
         base = pyro_row[3]
         for name, chains, warmup, out in rows:

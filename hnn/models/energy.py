@@ -84,7 +84,9 @@ class EnergyModel(pl.LightningModule):
         """Move ``initial`` (n, dim) by HMC transitions under exp(−E_θ); gradients w.r.t. x only."""
         hp = self.hparams
         sampler = HMC(self.energy, step_size=hp.step_size, num_steps=hp.num_leapfrog, adapt_step_size=False)
-        result = sampler.sample(initial.detach(), num_samples=steps or hp.sampler_steps, num_warmup=0, generator=generator)
+        # a few HMC transitions as the negatives' kernel, not an inference run: no end-of-run checks, no progress bar
+        result = sampler.sample(initial.detach(), num_samples=steps or hp.sampler_steps, num_warmup=0, generator=generator,
+                                progress=False, warn=False)
         self._last_accept = float(result.accept_prob.mean())
         return result.samples[:, -1]
 

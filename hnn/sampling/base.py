@@ -374,8 +374,6 @@ class MCMCSampler:
 
     def _loop(self, state: ChainState, potential: Potential, kinetic, num_samples: int, num_warmup: int,
               generator, progress: bool, state_shape, save_warmup: bool = False) -> SamplingResult:
-        chains, dim = state.q.shape
-        dtype, device = state.q.dtype, state.q.device
         t_start = time.perf_counter()
         bar = make_progress_bar(progress, self.name, num_warmup, num_samples)
         try:
@@ -402,7 +400,7 @@ class MCMCSampler:
         estimator = PooledCovariance(dim, kinetic.structure == "dense", dtype, device) if schedule.window_ends else None
         warmup_divergences = torch.zeros((), dtype=torch.long, device=device)
         watch = UnboundedWatch(self.energy, self.target, state.q, state.potential, state_shape)
-        record = _Recorder(chains, num_warmup, dim, dtype, device) if save_warmup else None
+        record = Recorder(chains, num_warmup, dim, dtype, device) if save_warmup else None
         for i in range(num_warmup):
             step_used = step
             state, stats = self._transition(state, step, potential, kinetic, generator, warmup=True)
@@ -431,7 +429,7 @@ class MCMCSampler:
             bar.start_sampling()
         warmup_calls = potential.calls
         t_warm = time.perf_counter()
-        draws = _Recorder(chains, num_samples, dim, dtype, device)
+        draws = Recorder(chains, num_samples, dim, dtype, device)
         for i in range(num_samples):
             state, stats = self._transition(state, step, potential, kinetic, generator, warmup=False)
             draws.store(i, state, stats, None)
@@ -441,7 +439,6 @@ class MCMCSampler:
         draws.fill_step_sizes(step)
         warmup = None
         if record is not None:
-            record.fill_step_sizes(None)
             warmup = record.as_warmup(state_shape)
         return SamplingResult(
             samples=draws.samples.reshape(chains, num_samples, *state_shape),
@@ -466,7 +463,7 @@ class MCMCSampler:
         )
 
 
-class _Recorder:
+class Recorder:
     """Per-iteration storage of a run's states and transition statistics (chains, iterations)."""
 
     def __init__(self, chains: int, iterations: int, dim: int, dtype: torch.dtype, device: torch.device) -> None:

@@ -97,20 +97,18 @@ def _twice_average_ranks(ordered: np.ndarray) -> np.ndarray:
     the rows of ``ordered`` (k, n), each sorted ascending.  Integer valued."""
     k, n = ordered.shape
     twice = np.broadcast_to(2 * np.arange(1, n + 1), (k, n))
-    tied = np.zeros((k, n + 1), dtype=np.int8)  # tied[:, j + 1]: entries j and j + 1 are equal
-    tied[:, 1:n] = ordered[:, 1:] == ordered[:, :-1]
-    if not tied.any():
+    rows, cols = np.nonzero(ordered[:, 1:] == ordered[:, :-1])  # entries cols and cols + 1 are equal
+    if rows.size == 0:
         return twice
-    # runs of equal entries [first, last] in flat positions (a zero column separates the rows)
-    edges = np.diff(tied.ravel(), append=0)
-    starts = np.flatnonzero(edges == 1)  # flat index (row·(n+1) + j) of the first entry of a run
-    stops = np.flatnonzero(edges == -1)  # ... of its last entry
-    rows, first = np.divmod(starts, n + 1)
-    last = stops - rows * (n + 1)
+    pairs = rows * n + cols  # flat index of the first entry of each equal pair; a run of ties is consecutive
+    breaks = np.flatnonzero(np.diff(pairs) != 1)
+    first = np.r_[pairs[0], pairs[breaks + 1]]  # flat index of the first entry of each run
+    last = np.r_[pairs[breaks], pairs[-1]] + 1  # ... and of its last entry
     length = last - first + 1
+    row_start = (first // n) * n
     twice = twice.copy()
-    flat = np.repeat(rows * n + first - np.cumsum(np.r_[0, length[:-1]]), length) + np.arange(length.sum())
-    twice.ravel()[flat] = np.repeat(first + last + 2, length)
+    flat = np.repeat(first - np.cumsum(np.r_[0, length[:-1]]), length) + np.arange(length.sum())
+    twice.ravel()[flat] = np.repeat((first - row_start) + (last - row_start) + 2, length)
     return twice
 
 

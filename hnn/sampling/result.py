@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
-import torch
 from torch import Tensor
 
 from hnn.sampling.checks import coordinate_label, run_checks
@@ -15,7 +14,8 @@ from hnn.sampling.diagnostics import ebfmi, ess, rhat, summary_statistics
 if TYPE_CHECKING:  # pragma: no cover
     import arviz
 
-ARVIZ_RANGE = ">=0.17,<1.0"  # to_arviz builds an InferenceData; ArviZ 1.0 replaced it by xarray's DataTree
+# to_arviz builds an InferenceData (tested with ArviZ 0.22 and 0.23); ArviZ 1.0 replaced it by xarray's DataTree
+ARVIZ_RANGE = ">=0.22,<1.0"
 
 
 @dataclass
@@ -183,7 +183,7 @@ class SamplingResult:
         return stats
 
     def to_arviz(self, var_names: str | Sequence[str] = "x") -> "arviz.InferenceData":
-        """The run as ``arviz.InferenceData`` (ArviZ ``>=0.17,<1.0``).
+        """The run as ``arviz.InferenceData`` (ArviZ ``>=0.22,<1.0``).
 
         ``posterior``: the draws, one variable ``var_names`` of shape (chain, draw, *state_shape), or one
         scalar variable per coordinate when ``var_names`` lists a name for each of them (flattened
@@ -191,7 +191,8 @@ class SamplingResult:
         constant), ``energy`` (total energy E_n), ``acceptance_rate``, ``diverging``, ``n_steps``,
         ``step_size`` and, for NUTS, ``tree_depth``.  Runs made with ``save_warmup=True`` add
         ``warmup_posterior`` and ``warmup_sample_stats``.  ``arviz.summary`` and ``arviz.bfmi`` on it
-        give ``summary_stats()`` and ``ebfmi()``.
+        give ``summary_stats()`` and ``ebfmi()``.  The ``posterior`` and ``sample_stats`` groups carry the
+        attributes ``inference_library="hnn"``, ``sampler``, ``num_warmup`` and ``num_grad_evals``.
         """
         try:
             import arviz as az
@@ -211,8 +212,6 @@ class SamplingResult:
             "posterior": self._posterior(self.samples, var_names),
             "sample_stats": self._sample_stats(self.potential_energy, self.energy, self.accept_prob, self.divergent,
                                                self.num_steps, self.step_sizes, self.tree_depth),
-            "attrs": {"inference_library": "hnn", "sampler": self.sampler, "num_warmup": self.num_warmup,
-                      "num_grad_evals": self.num_grad_evals},
         }
         if self.warmup is not None:
             w = self.warmup
@@ -220,4 +219,9 @@ class SamplingResult:
             kwargs["warmup_sample_stats"] = self._sample_stats(w.potential_energy, w.energy, w.accept_prob, w.divergent,
                                                                w.num_steps, w.step_sizes, w.tree_depth)
             kwargs["save_warmup"] = True
-        return az.from_dict(**kwargs)
+        idata = az.from_dict(**kwargs)
+        attrs = {"inference_library": "hnn", "sampler": self.sampler, "num_warmup": self.num_warmup,
+                 "num_grad_evals": self.num_grad_evals}
+        for group in ("posterior", "sample_stats"):
+            getattr(idata, group).attrs.update(attrs)
+        return idata

@@ -17,7 +17,7 @@ import torch
 from torch import Tensor
 
 from hnn.sampling.adaptation import DualAveraging
-from hnn.sampling.base import ChainState, EnergyFn, LogProbFn, _check_int, _Recorder
+from hnn.sampling.base import ChainState, EnergyFn, LogProbFn, Recorder, _check_int
 from hnn.sampling.checks import UnboundedWatch
 from hnn.sampling.hmc import HMC
 from hnn.sampling.progress import make_progress_bar
@@ -88,8 +88,8 @@ class ParallelTempering(HMC):
         raw_f = state.force / row_beta
         step = torch.full((replicas,), float(self.step_size), dtype=dtype, device=device)
         averager = DualAveraging(step, self.target_accept) if (self.adapt_step_size and num_warmup > 0) else None
-        draws = _Recorder(chains, num_samples, dim, dtype, device)
-        record = _Recorder(chains, num_warmup, dim, dtype, device) if save_warmup else None
+        draws = Recorder(chains, num_samples, dim, dtype, device)
+        record = Recorder(chains, num_warmup, dim, dtype, device) if save_warmup else None
         watch = UnboundedWatch(self.energy, self.target, state.q, raw_u, tuple(initial.shape[1:]),
                                lambda row: f"chain {row % chains} at temperature {float(self.temperatures[row // chains]):.3g}")
         swap_tries = torch.zeros(replicas - 1, dtype=dtype, device=device)
