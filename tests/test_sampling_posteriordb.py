@@ -203,11 +203,12 @@ class Setting:
 
 # Dense mass throughout (several posteriors are strongly correlated).  kilpisjarvi is the hard one: Stan's metric
 # regulariser n/(n+5)·Σ + 1e-3·5/(n+5)·I inflates the thin direction of its −0.9999-correlated (alpha, beta) a
-# few hundred times in variance, so the step size stays ~0.03 and trees run 7-8 doublings deep; lock-step
-# iterations cost about the same for 8 or 32 chains of so small a model, so it gets 32 short chains.
+# few hundred times in variance, so the step size stays ~0.05 and trees run 5-7 doublings deep (earnings, with
+# coefficients of sd ~0.01, less so).  A lock-step iteration costs about the same for 8 or 32 chains of so small
+# a model, and 32 chains pool 4x the draws into each metric window: those two get 32 short chains.
 POSTERIORS = {
     "arma-arma11": Setting(arma11, {}),
-    "earnings-logearn_interaction": Setting(earnings, {}),
+    "earnings-logearn_interaction": Setting(earnings, {}, chains=32, draws=150, warmup=300),
     "gp_pois_regr-gp_regr": Setting(gp_regr, {"target_accept": 0.9}),
     "kilpisjarvi_mod-kilpisjarvi": Setting(kilpisjarvi, {}, chains=32, draws=150, warmup=300),
     "low_dim_gauss_mix-low_dim_gauss_mix": Setting(gauss_mix, {}),

@@ -13,6 +13,9 @@ message names what to try):
   energies E_n = U(q_n) + K(p_n) (Betancourt 2016; ``hnn.sampling.ebfmi``).
 
 The convergence checks need at least 4 draws per chain (E-BFMI: 3) and are skipped below that.
+R̂ needs chains that are long relative to their autocorrelation: split R̂² exceeds 1 by about
+1/ESS_c − 1/n for split chains of n draws and effective size ESS_c, so many short, correlated chains
+(ESS_c ≲ 50) warn even when they agree; the remedy is longer chains, as the message says.
 ``MCMCSampler.sample(..., warn=True)`` runs them and warns through ``warnings.warn`` with category
 ``SamplingWarning`` (a ``UserWarning``), so they can be filtered::
 

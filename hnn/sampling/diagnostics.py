@@ -164,7 +164,8 @@ class _Ranked:
         runs = np.where(position < below[:, None], below[:, None] - 1 - position, position)
         folded = np.abs(_gather(self.sorted, runs) - median[:, None])
         inner = np.argsort(folded, axis=1, kind="stable")
-        return self._z(_gather(self.order, _gather(runs, inner)), _gather(folded, inner))
+        in_sorted = np.where(inner < below[:, None], below[:, None] - 1 - inner, inner)  # = runs[inner]
+        return self._z(_gather(self.order, in_sorted), _gather(folded, inner))
 
     def quantile_type7(self, prob: float) -> np.ndarray:
         return _type7(self.sorted, prob)
@@ -191,8 +192,9 @@ def _mean_autocov(ary: np.ndarray) -> np.ndarray:
     n = ary.shape[2]
     m = 1 << int(np.ceil(np.log2(2 * n)))
     centred = ary - ary.mean(axis=2, keepdims=True)
-    spectrum = np.fft.rfft(centred, n=m, axis=2)
-    power = (spectrum.real**2 + spectrum.imag**2).mean(axis=1)
+    spectrum = np.fft.rfft(centred, n=m, axis=2).view(np.float64)  # (re, im) interleaved
+    squares = np.einsum("kcf,kcf->kf", spectrum, spectrum)  # Σ over chains, in one pass
+    power = (squares[:, 0::2] + squares[:, 1::2]) / ary.shape[1]
     return np.fft.irfft(power, n=m, axis=1)[:, :n] / n
 
 
