@@ -4,6 +4,9 @@
   mean ‖f_θ(x) − ẋ‖² (the HNN paper).
 - :class:`WindowBatch` ``(t [W], x [B, W, dim])`` -- trajectory windows sharing the times ``t`` (from 0): the loss is
   mean over k ≥ 1 of ‖x̂(t_k) − x(t_k)‖², x̂ integrated from ``x[:, 0]``.
+- :class:`ControlWindowBatch` ``(t [W], x [B, W, dim], u [B, W − 1, m])`` -- windows of a controlled system with the
+  input held over each interval (zero-order hold); W = 2 is a batch of (state, input, next state) transitions. The
+  loss is that of :class:`WindowBatch`, with x̂ integrated under u and angles compared on the circle.
 
 Both are NamedTuples, so Lightning moves them between devices like any tuple, and a model dispatches on the type —
 never on tensor ranks.
@@ -14,7 +17,7 @@ from typing import NamedTuple
 
 from torch import Tensor
 
-__all__ = ["DerivativeBatch", "WindowBatch"]
+__all__ = ["DerivativeBatch", "WindowBatch", "ControlWindowBatch"]
 
 
 class DerivativeBatch(NamedTuple):
@@ -29,3 +32,12 @@ class WindowBatch(NamedTuple):
 
     t: Tensor
     x: Tensor
+
+
+class ControlWindowBatch(NamedTuple):
+    """Window times ``t [W]`` (from 0), states ``x [B, W, dim]`` and inputs ``u [B, W − 1, m]``, ``u[:, k]`` held
+    over [t_k, t_{k+1}]."""
+
+    t: Tensor
+    x: Tensor
+    u: Tensor

@@ -7,6 +7,9 @@ chooses the loss from the batch type the data module serves (its ``mode``):
 - :class:`~hnn.data.DerivativeBatch` ``(x, dxdt)``:  L = mean ‖f_θ(x) − ẋ‖²  (Greydanus et al. 2019);
 - :class:`~hnn.data.WindowBatch` ``(t, x)``:  L = mean_{k ≥ 1} ‖x̂(t_k) − x(t_k)‖², with x̂ = ``hnn.integrate(field,
   x[:, 0], t, method=integrator, dt=integrator_dt)`` differentiated through the solver;
+- :class:`~hnn.data.ControlWindowBatch` ``(t, x, u)`` (a controlled field, ``vector_field(x, u)``): the same rollout
+  loss with the input u held over each interval, x̂ = :meth:`DynamicsModule.predict_window`, and angle coordinates
+  compared on the circle, d(θ̂, θ)² = 2(1 − cos(θ̂ − θ)) (= (θ̂ − θ)² + O(Δ⁴), smooth across ±π);
 
 and logs ``train_loss`` / ``val_loss`` / ``test_loss``. Rollout metrics and figures during validation come from the
 :class:`~hnn.training.callbacks.RolloutMonitor` callback, not from here.
@@ -25,7 +28,7 @@ import torch
 from torch import Tensor, nn
 
 import hnn.integrators as _integrators
-from hnn.data.batches import DerivativeBatch, WindowBatch
+from hnn.data.batches import ControlWindowBatch, DerivativeBatch, WindowBatch
 from hnn.validate import check_choice, check_positive
 
 __all__ = ["DynamicsModule", "describe_callable"]
@@ -88,7 +91,10 @@ class DynamicsModule(pl.LightningModule):
         if integrator_dt is not None:
             check_positive("integrator_dt", integrator_dt)
         self.field = field
-        self.example_input_array = torch.zeros(1, int(field.dim))  # lets Lightning's summary count FLOPs
+        n_u = getattr(field, "n_u", None)  # controlled fields: vector_field(x, u), u [..., n_u]
+        # lets Lightning's summary count FLOPs
+        self.example_input_array = (torch.zeros(1, int(field.dim)), torch.zeros(1, int(n_u))) if n_u else \
+            torch.zeros(1, int(field.dim))
         self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
         self.save_hyperparameters(ignore=["field", "optimizer", "scheduler"])
         config = getattr(field, "config", None)
@@ -126,16 +132,53 @@ class DynamicsModule(pl.LightningModule):
         options.setdefault("dt", self.hparams.integrator_dt if method is None else None)
         return _integrators.integrate(self.field, x0, t, method=method or self.hparams.integrator, **options)
 
+    def predict_window(self, s0: Tensor, u: Tensor, t: Tensor | list[float]) -> Tensor:
+        """Controlled rollout in the observed layout: ``[B, W, dim]`` from ``s0 [B, dim]`` under ``u [B, W − 1, m]``.
+
+        A controlled field may observe a state ``s`` (e.g. velocities) other than the one it integrates (e.g.
+        momenta): ``encode(s) -> x`` and ``decode(x) -> s`` map between them (identity when the field has none), so
+        ŝ(t_k) = decode(integrate(field, encode(s0), t, u=u)[k]).
+        """
+        encode = getattr(self.field, "encode", None)
+        decode = getattr(self.field, "decode", None)
+        x0 = encode(s0) if callable(encode) else s0
+        x = _integrators.integrate(self.field, x0, t, method=self.hparams.integrator, dt=self.hparams.integrator_dt,
+                                   u=u.transpose(0, 1))
+        return (decode(x) if callable(decode) else x).transpose(0, 1)
+
+    def transition(self, s: Tensor, u: Tensor, dt: float) -> Tensor:
+        """One zero-order-hold step of the learned controlled dynamics: ŝ(dt) from ``s [..., dim]`` under
+        ``u [..., m]`` (what a learned environment calls each step)."""
+        encode = getattr(self.field, "encode", None)
+        decode = getattr(self.field, "decode", None)
+        x0 = encode(s) if callable(encode) else s
+        x = _integrators.integrate(self.field, x0, [0.0, float(dt)], method=self.hparams.integrator,
+                                   dt=self.hparams.integrator_dt, u=u)[-1]
+        return decode(x) if callable(decode) else x
+
+    def state_error(self, pred: Tensor, target: Tensor) -> Tensor:
+        """Squared error per entry, angles (the field's ``angles`` flags over q) on the circle: 2(1 − cos Δ)."""
+        diff = pred - target
+        angles = getattr(self.field, "angles", None)
+        if not angles or not any(angles):
+            return diff ** 2
+        mask = torch.zeros(pred.shape[-1], dtype=torch.bool, device=pred.device)
+        mask[: len(angles)] = torch.tensor(list(angles), dtype=torch.bool, device=pred.device)
+        return torch.where(mask, 2.0 * (1.0 - torch.cos(diff)), diff ** 2)
+
     # ------------------------------------------------------------------ loss
-    def loss(self, batch: DerivativeBatch | WindowBatch) -> Tensor:
+    def loss(self, batch: DerivativeBatch | WindowBatch | ControlWindowBatch) -> Tensor:
         """The derivative loss or the rollout loss, by batch type (module docstring)."""
+        if isinstance(batch, ControlWindowBatch):
+            pred = self.predict_window(batch.x[:, 0], batch.u, batch.t)
+            return torch.mean(self.state_error(pred[:, 1:], batch.x[:, 1:]))
         if isinstance(batch, DerivativeBatch):
             return torch.mean((self.field.vector_field(batch.x) - batch.dxdt) ** 2)
         if isinstance(batch, WindowBatch):
             pred = _integrators.integrate(self.field, batch.x[:, 0], batch.t, method=self.hparams.integrator,
                                           dt=self.hparams.integrator_dt)
             return torch.mean((pred[1:].transpose(0, 1) - batch.x[:, 1:]) ** 2)
-        raise TypeError(f"DynamicsModule trains on hnn.data.DerivativeBatch or WindowBatch, got "
+        raise TypeError(f"DynamicsModule trains on hnn.data.DerivativeBatch, WindowBatch or ControlWindowBatch, got "
                         f"{type(batch).__name__}; serve one of them from the data module")
 
     def training_step(self, batch: DerivativeBatch | WindowBatch, batch_idx: int) -> Tensor:
