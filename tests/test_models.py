@@ -314,7 +314,7 @@ def test_model_bad_input_messages():
     module = DynamicsModule(model)
     with pytest.raises(ValueError, match="built for state dimension 2"):  # data of another task
         module.training_step(DerivativeBatch(torch.randn(3, 4), torch.randn(3, 4)), 0)
-    with pytest.raises(TypeError, match="DerivativeBatch or WindowBatch, got tuple"):  # no guessing from tensor ranks
+    with pytest.raises(TypeError, match="WindowBatch or ControlWindowBatch, got tuple"):  # no guessing from tensor ranks
         module.training_step((torch.randn(3, 2), torch.randn(3, 2)), 0)
 
 
