@@ -8,6 +8,10 @@
 - :mod:`hnn.data.synthetic` — the paper's recipes (:data:`SIMULATION_RECIPES`) and :func:`simulate`.
 - :mod:`hnn.data.real` — :func:`load_recording` (checksums, gap handling, paper's split).
 - :mod:`hnn.data.cache` — :func:`load_or_generate` (recipe hash, manifest, atomic writes, corruption detection).
+- :class:`GymDataModule` (``hnn.data.gym``) — (state, input, next state) transitions and multi-step windows of the
+  gymnasium envs Pendulum-v1, Acrobot-v1, CartPole-v1, MountainCarContinuous-v0 (:class:`ControlWindowBatch`);
+  :func:`collect_transitions` (= ``hnn.data.gym.collect``) runs an env under one of :data:`GYM_POLICIES` or a callable,
+  :func:`load_transitions` caches it, :class:`GymTransitions` is the record.
 - :class:`Toy2DDataModule` (``hnn.data.toy2d``) — 2-D toy densities for the samplers/energy models.
 
 Lightning is only imported when a DataModule is first accessed.
@@ -27,6 +31,11 @@ __all__ = [
     "DeviceBatches",
     "available_tasks",
     "Toy2DDataModule",
+    "GymDataModule",
+    "GymTransitions",
+    "collect_transitions",
+    "load_transitions",
+    "GYM_POLICIES",
     "SimulationRecipe",
     "SIMULATION_RECIPES",
     "simulate",
@@ -47,6 +56,11 @@ _LAZY = {
     "DeviceBatches": "hnn.data.datamodule",
     "available_tasks": "hnn.data.datamodule",
     "Toy2DDataModule": "hnn.data.toy2d",
+    "GymDataModule": "hnn.data.gym",
+    "GymTransitions": "hnn.data.gym",
+    "collect_transitions": "hnn.data.gym",
+    "load_transitions": "hnn.data.gym",
+    "GYM_POLICIES": "hnn.data.gym",
     "SimulationRecipe": "hnn.data.synthetic",
     "SIMULATION_RECIPES": "hnn.data.synthetic",
     "simulate": "hnn.data.synthetic",
