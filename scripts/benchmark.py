@@ -5,6 +5,7 @@
     python scripts/benchmark.py sampling      # HMC/NUTS vs Pyro on a 100-d Gaussian
     python scripts/benchmark.py optimizers    # Hamiltonian optimizer vs Adam vs SGD
     python scripts/benchmark.py rollout       # trained HNN rollout: hnn.integrate vs torchdiffeq
+    python scripts/benchmark.py envs          # learned vector env vs gymnasium's vector env, env steps/s
 
 Arguments after the benchmark's name go to that benchmark (``--help`` lists them).
 """
@@ -20,6 +21,7 @@ BENCHMARKS = {
     "sampling": "bench_sampling",
     "optimizers": "bench_optimizers",
     "rollout": "bench_rollout",
+    "envs": "bench_envs",
 }
 
 
