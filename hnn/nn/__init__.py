@@ -6,12 +6,16 @@
 - Learned vector fields (``vector_field(x, u=None)``, rolled out by ``hnn.integrate``): :class:`HamiltonianField`
   (dx/dt = J∇H_θ), :class:`DissipativeField` (J∇H_θ − ∇D_θ), :class:`BaselineField` (an MLP); :func:`build_field`
   rebuilds one from its ``config()`` record.
+- Controlled fields (``vector_field(x, u)``, u required): :class:`PortHamiltonianField`
+  (dx/dt = (J − R)∇H + [0; B(q)u], H = ½pᵀM⁻¹(q)p + V(q)) and :class:`ControlledBaselineField` (an MLP of x and u).
 """
 from hnn.nn.energy import EnergyNet, RayleighDissipation, SeparableEnergyNet
 from hnn.nn.fields import BaselineField, DissipativeField, HamiltonianField, VectorField, build_field
+from hnn.nn.controlled import ControlledBaselineField, PortHamiltonianField
 from hnn.nn.mlp import ACTIVATIONS, INITS, MLP, make_activation
 
 __all__ = [
     "MLP", "EnergyNet", "SeparableEnergyNet", "RayleighDissipation", "ACTIVATIONS", "INITS", "make_activation",
     "VectorField", "HamiltonianField", "DissipativeField", "BaselineField", "build_field",
+    "PortHamiltonianField", "ControlledBaselineField",
 ]
