@@ -520,13 +520,10 @@ def test_checkpoint_of_a_non_controlled_model_is_refused_and_nothing_changes_on_
 
 
 def test_controlled_checkpoint_round_trip(tmp_path):
-    import hnn.nn
+    from hnn.nn import PortHamiltonianField
 
-    field_cls = getattr(hnn.nn, "PortHamiltonianField", None)
-    if field_cls is None:
-        pytest.skip("hnn.nn.PortHamiltonianField (the controlled field hnn.load rebuilds) is not in this tree yet")
     torch.manual_seed(0)
-    model = DynamicsModule(field=field_cls(n_q=1, n_u=1, angles=[True], hidden_dim=8), integrator="rk4")
+    model = DynamicsModule(field=PortHamiltonianField(n_q=1, n_u=1, angles=[True], hidden_dim=8), integrator="rk4")
     path = tmp_path / "pendulum.ckpt"
     _write_checkpoint(model, path)
     before = _sha(tmp_path)
