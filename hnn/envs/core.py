@@ -262,13 +262,7 @@ class LearnedDynamics:
         """
         system = self.system
         with torch.no_grad():
-            u = system.action_to_input(action).to(self.dtype)
-            s = system.to_canonical(state)
-            s_next = self.model.transition(s, u, system.dt)
-            if not isinstance(s_next, Tensor) or s_next.shape != s.shape:
-                raise RuntimeError(f"the model's transition returned {getattr(s_next, 'shape', type(s_next))} for a "
-                                   f"state of shape {tuple(s.shape)}; it must return the next state, same shape")
-            next_state = system.constrain(system.from_canonical(s_next.to(self.dtype)))[0]
+            next_state = system.step_model(self.model.transition, state, action)
             bad = ~torch.isfinite(next_state).all(-1)
             if ignore is not None:
                 bad &= ~torch.as_tensor(ignore, device=bad.device)

@@ -32,6 +32,7 @@ learned step, exactly as the real env does.
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 import torch
 from torch import Tensor
@@ -99,6 +100,23 @@ class GymSystem:
     def step(self, state: Tensor, action: Tensor) -> Tensor:
         """Exactly the env's ``step`` on ``env.unwrapped.state`` (batched): constrain(free_step(state, u(action)))."""
         return self.constrain(self.free_step(state, self.action_to_input(action)))[0]
+
+    def step_model(self, transition: Callable[[Tensor, Tensor, float], Tensor], state: Tensor,
+                   action: Tensor) -> Tensor:
+        """One step of a *model* of this env, the way the env steps itself: the model's free step in the canonical
+        layout, then the env's own post-step,
+
+            state' = constrain(from_canonical(transition(to_canonical(state), u(action), dt))),
+
+        ``transition(s, u, dt) -> s'`` (e.g. :meth:`hnn.models.DynamicsModule.transition`). The one learned step
+        of the learned envs and the open-loop evaluation.
+        """
+        u = self.action_to_input(action).to(state.dtype)
+        s_next = transition(self.to_canonical(state), u, self.dt)
+        if not isinstance(s_next, Tensor) or s_next.shape != state.shape[:-1] + (2 * self.n_q,):
+            raise RuntimeError(f"the model's transition returned {getattr(s_next, 'shape', type(s_next))} for a "
+                               f"state of shape {tuple(state.shape)}; it must return the next state, same shape")
+        return self.constrain(self.from_canonical(s_next.to(state.dtype)))[0]
 
     def observation(self, state: Tensor) -> Tensor:
         """The env's observation of ``state`` (same dtype as ``state``; the env returns float32)."""

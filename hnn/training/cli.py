@@ -60,7 +60,7 @@ DEFAULT_CONFIG = "hnn_spring.yaml"
 TRAINER_DEFAULTS: dict[str, Any] = {"accelerator": "auto", "inference_mode": False, "default_root_dir": "runs"}
 # short names of the runs (and of the shipped configs): <model>_<task>
 _RUN_PREFIX = {"HamiltonianField": "hnn", "DissipativeField": "dhnn", "BaselineField": "baseline",
-               "EnergyModel": "ebm"}
+               "EnergyModel": "ebm", "PortHamiltonianField": "phnn", "ControlledBaselineField": "baseline"}
 _VERSION_ENV = "HNN_RUN_VERSION"
 _WANDB_ID_FILE = "wandb_run_id"
 
@@ -178,7 +178,8 @@ def _version_of_checkpoint(path: str) -> tuple[str, int] | None:
 
 
 def run_name_of(config: Any) -> str:
-    """``<model>_<task>`` from a parsed config (``hnn_spring``, ``baseline_two_body``, ``ebm_eight_gaussians``)."""
+    """``<model>_<task>`` from a parsed config (``hnn_spring``, ``baseline_two_body``, ``ebm_eight_gaussians``,
+    ``phnn_Pendulum-v1``)."""
     model = config.get("model") or {}
     model_class = str(model.get("class_path", "model")).rsplit(".", 1)[-1]
     init_args = model.get("init_args") or {}
@@ -187,7 +188,8 @@ def run_name_of(config: Any) -> str:
         model_class = str(field_config["class_path"]).rsplit(".", 1)[-1]
     name = _RUN_PREFIX.get(model_class, model_class.lower())
     data_args = (config.get("data") or {}).get("init_args") or {}
-    task = next((data_args.get(k) for k in ("task", "density") if hasattr(data_args, "get") and data_args.get(k)), None)
+    task = next((data_args.get(k) for k in ("task", "density", "env_id") if hasattr(data_args, "get") and data_args.get(k)),
+                None)
     return f"{name}_{task}" if task else name
 
 
@@ -407,7 +409,7 @@ def summary_lines(result: TrainingResult) -> list[str]:
 
     model, data = result.model, result.datamodule
     name = type(getattr(model, "field", model)).__name__
-    task = getattr(data, "task", type(data).__name__)
+    task = getattr(data, "task", None) or getattr(data, "env_id", None) or type(data).__name__
     head = f"\n== {name} on {task}: {result.steps} steps in {result.seconds:.1f} s"
     if result.resumed_from is not None:
         head = (f"\n== {name} on {task}: {result.steps} steps in this run ({result.seconds:.1f} s); "
@@ -427,6 +429,15 @@ def summary_lines(result: TrainingResult) -> list[str]:
         else:
             lines.append("   energy MSE       n/a (this data has no reference energy)")
         lines.append(f"   rollout MSE      {report.state_mse:.4e}")
+    if result.evaluate and isinstance(getattr(data, "env_id", None), str) and getattr(getattr(model, "field", None),
+                                                                                     "n_u", None):
+        from hnn.evaluation.openloop import open_loop_accuracy
+
+        report = open_loop_accuracy(model, data.env_id, n_starts=100, horizon=50)
+        errors = " / ".join(f"{report.median_error(k):.3g}" for k in (1, 10, 50))
+        lines.append(f"   open-loop error  {errors} after 1 / 10 / 50 steps (median max-abs observation error, 100 "
+                     "held-out starts over the whole state space, random actions)")
+        lines.append(f"   valid for        {report.median_vpt:.0f} steps (median; error <= {report.threshold:g})")
     if result.last_checkpoint:
         lines.append(f"   checkpoint       {result.last_checkpoint}")
     elif result.resumed_from:
