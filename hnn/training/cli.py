@@ -437,7 +437,8 @@ def summary_lines(result: TrainingResult) -> list[str]:
         errors = " / ".join(f"{report.median_error(k):.3g}" for k in (1, 10, 50))
         lines.append(f"   open-loop error  {errors} after 1 / 10 / 50 steps (median max-abs observation error, 100 "
                      "held-out starts over the whole state space, random actions)")
-        lines.append(f"   valid for        {report.median_vpt:.0f} steps (median; error <= {report.threshold:g})")
+        capped = "≥ " if report.median_vpt >= report.horizon else ""
+        lines.append(f"   valid for        {capped}{report.median_vpt:.0f} steps (median; error <= {report.threshold:g})")
     if result.last_checkpoint:
         lines.append(f"   checkpoint       {result.last_checkpoint}")
     elif result.resumed_from:
