@@ -17,7 +17,7 @@ from pytorch_lightning.callbacks import ModelCheckpoint
 import hnn
 from hnn.data import HamiltonianDataModule
 from hnn.models import DynamicsModule, EnergyModel
-from hnn.nn import BaselineField, DissipativeField, HamiltonianField
+from hnn.nn import BaselineField, ControlledBaselineField, DissipativeField, HamiltonianField, PortHamiltonianField
 from hnn.paths import configs_dir
 from hnn.training.callbacks import FiniteLossGuard, NonFiniteLossError
 from hnn.training.checkpoint import AtomicCheckpointIO
@@ -128,6 +128,13 @@ def test_every_config_parses_and_links_the_state_dimension(config, tmp_path):
     prefix, task = config.stem.split("_", 1)
     if prefix == "ebm":
         assert isinstance(cli.model, EnergyModel) and cli.model.field.dim == cli.datamodule.dim == 2
+    elif task.startswith("gym_"):  # a controlled model of a gymnasium env: the field fits the env's facts
+        field = cli.model.field
+        assert isinstance(cli.model, DynamicsModule)
+        assert type(field) is (PortHamiltonianField if prefix == "phnn" else ControlledBaselineField)
+        assert (field.dim, field.n_u, tuple(field.angles)) == (cli.datamodule.dim, cli.datamodule.n_u,
+                                                               tuple(cli.datamodule.angles))
+        assert config.stem.split("_")[-1] in cli.datamodule.env_id.lower()
     else:
         assert isinstance(cli.model, DynamicsModule) and type(cli.model.field) is FIELD_OF_PREFIX[prefix]
         assert cli.model.dim == cli.datamodule.dim
