@@ -172,7 +172,36 @@ class _Split:
         return _Split(*(move(getattr(self, name)) for name in self.__dataclass_fields__))
 
 
-class HamiltonianDataModule(pl.LightningDataModule):
+class ServedFromMemory(pl.LightningDataModule):
+    """The loaders of a DataModule that serves its splits from device memory through ``self._loader(split, train)``
+    (the test split also serves ``predict``), and passes its batches through Lightning's device transfer when they
+    already live on ``self.device`` (with ``num_workers`` > 0 they come from worker processes and are moved)."""
+
+    device: torch.device
+
+    def _loader(self, split: str, train: bool) -> Any:
+        raise NotImplementedError
+
+    def transfer_batch_to_device(self, batch: Any, device: torch.device, dataloader_idx: int) -> Any:
+        """Batches of the on-device loaders already live on the serving device: passed through as they are."""
+        if getattr(self, "num_workers", 0) == 0 and self.device == device:
+            return batch
+        return super().transfer_batch_to_device(batch, device, dataloader_idx)
+
+    def train_dataloader(self) -> Any:
+        return self._loader("train", train=True)
+
+    def val_dataloader(self) -> Any:
+        return self._loader("val", train=False)
+
+    def test_dataloader(self) -> Any:
+        return self._loader("test", train=False)
+
+    def predict_dataloader(self) -> Any:
+        return self._loader("test", train=False)
+
+
+class HamiltonianDataModule(ServedFromMemory):
     """Data for learning dynamics: the HNN paper's simulated tasks and the Schmidt & Lipson recordings.
 
     Args:
@@ -511,24 +540,6 @@ class HamiltonianDataModule(pl.LightningDataModule):
                              shuffle=train and self.shuffle and self.batch_size is not None,
                              passes=self.passes_per_epoch if train else 1, generator=generator,
                              batch_type=DerivativeBatch if self.mode == "derivatives" else WindowBatch)
-
-    def transfer_batch_to_device(self, batch: Any, device: torch.device, dataloader_idx: int) -> Any:
-        """Batches of the on-device loaders already live on the serving device: passed through as they are."""
-        if self.num_workers == 0 and self.device == device:
-            return batch
-        return super().transfer_batch_to_device(batch, device, dataloader_idx)
-
-    def train_dataloader(self) -> Any:
-        return self._loader("train", train=True)
-
-    def val_dataloader(self) -> Any:
-        return self._loader("val", train=False)
-
-    def test_dataloader(self) -> Any:
-        return self._loader("test", train=False)
-
-    def predict_dataloader(self) -> Any:
-        return self._loader("test", train=False)
 
     # ------------------------------------------------------------------ reporting
     def summary(self) -> str:

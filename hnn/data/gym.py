@@ -97,13 +97,12 @@ from dataclasses import dataclass, fields
 from typing import Any, Protocol
 
 import numpy as np
-import pytorch_lightning as pl
 import torch
 from torch import Tensor
 
 from hnn.data.batches import ControlWindowBatch
 from hnn.data.cache import CacheResult, load_or_generate
-from hnn.data.datamodule import FULL_BATCH_PASSES_PER_EPOCH, DeviceBatches
+from hnn.data.datamodule import FULL_BATCH_PASSES_PER_EPOCH, DeviceBatches, ServedFromMemory
 from hnn.data.synthetic import _file_sha256, _source_sha256
 from hnn.paths import cache_dir as default_cache_dir
 from hnn.systems.gym import GymSystem, gym_system
@@ -655,7 +654,7 @@ class _Split:
         return _Split(*(getattr(self, f.name).to(device=device, dtype=dtype) for f in fields(self)))
 
 
-class GymDataModule(pl.LightningDataModule):
+class GymDataModule(ServedFromMemory):
     """(state, input, next state) transitions and multi-step windows of a gymnasium env, for controlled fields.
 
     Args:
@@ -899,24 +898,6 @@ class GymDataModule(pl.LightningDataModule):
                              shuffle=train and self.shuffle and self.batch_size is not None,
                              passes=self.passes_per_epoch if train else 1, generator=generator,
                              batch_type=ControlWindowBatch)
-
-    def transfer_batch_to_device(self, batch: Any, device: torch.device, dataloader_idx: int) -> Any:
-        """Batches already live on the serving device: passed through as they are."""
-        if self.device == device:
-            return batch
-        return super().transfer_batch_to_device(batch, device, dataloader_idx)
-
-    def train_dataloader(self) -> DeviceBatches:
-        return self._loader("train", train=True)
-
-    def val_dataloader(self) -> DeviceBatches:
-        return self._loader("val", train=False)
-
-    def test_dataloader(self) -> DeviceBatches:
-        return self._loader("test", train=False)
-
-    def predict_dataloader(self) -> DeviceBatches:
-        return self._loader("test", train=False)
 
     # ------------------------------------------------------------------ reporting
     def summary(self) -> str:
