@@ -57,14 +57,29 @@ def benchmark_model(env_id: str, field: Literal["auto", "port_hamiltonian", "phy
     port_hamiltonian = getattr(hnn.nn, "PortHamiltonianField", None)
     if field == "port_hamiltonian" and port_hamiltonian is None:
         raise ValueError("field='port_hamiltonian' needs hnn.nn.PortHamiltonianField, which this hnn does not have")
+    integrator = "rk4"
     if field != "physics" and port_hamiltonian is not None:
+        # the shipped config's field and integrator (phnn_gym_<env>.yaml), untrained: throughput needs no training
+        import yaml
+
+        from hnn.nn.fields import build_field
+        from hnn.paths import config_file
+
+        key = {"Pendulum-v1": "pendulum", "Acrobot-v1": "acrobot", "CartPole-v1": "cartpole",
+               "MountainCarContinuous-v0": "mountaincar"}[env_id]
+        model_config = yaml.safe_load(config_file(f"phnn_gym_{key}").read_text())["model"]["init_args"]
+        field_config = dict(model_config["field"])
+        field_config["init_args"] = {**field_config.get("init_args", {}), "hidden_dim": hidden_dim}
         torch.manual_seed(0)
-        net = port_hamiltonian(n_q=system.n_q, n_u=system.n_u, angles=list(system.angles), hidden_dim=hidden_dim)
-        description = f"untrained PortHamiltonianField (hidden_dim {hidden_dim}), one RK4 step per env step"
+        net = build_field(field_config)
+        integrator = model_config.get("integrator", "rk4")
+        args = field_config["init_args"]
+        description = (f"untrained PortHamiltonianField as in configs/phnn_gym_{key}.yaml (hidden_dim {hidden_dim}, "
+                       f"mass {args.get('mass', 'learned')}), one {integrator} step per env step")
     else:
         net = PhysicsField(env_id)
         description = "PhysicsField (the real env's closed-form continuous field), one RK4 step per env step"
-    return DynamicsModule(field=net, integrator="rk4").eval(), description
+    return DynamicsModule(field=net, integrator=integrator).eval(), description
 
 
 @dataclass
