@@ -25,7 +25,7 @@ from gymnasium.utils.env_checker import check_env
 from gymnasium.vector import AutoresetMode
 from torch import nn
 
-import hnn.envs
+import hnn.envs  # noqa: F401  (registers the ids)
 from hnn.envs import LEARNED_ENV_IDS, LearnedDynamicsEnv, LearnedVectorEnv, learned_env_id, task
 from hnn.models.dynamics import DynamicsModule
 from hnn.systems.gym import GYM_SYSTEMS, gym_system

@@ -178,9 +178,30 @@ class ServedFromMemory(pl.LightningDataModule):
     already live on ``self.device`` (with ``num_workers`` > 0 they come from worker processes and are moved)."""
 
     device: torch.device
+    dtype: torch.dtype
+    _splits: dict[str, Any] | None
+
+    def _build_cpu_splits(self) -> dict[str, Any]:
+        """The splits on the CPU, loading or generating the data on first use (each subclass's own data)."""
+        raise NotImplementedError
 
     def _loader(self, split: str, train: bool) -> Any:
         raise NotImplementedError
+
+    def to(self, device: torch.device | str) -> Any:
+        """Move the served data to ``device`` (loads the data first if needed); returns self."""
+        device = torch.device(device)
+        cpu_splits = self._build_cpu_splits()
+        if self._splits is None or self.device != device:
+            self._splits = {name: split.to(device, self.dtype) for name, split in cpu_splits.items()}
+            self.device = device
+        return self
+
+    def _split(self, split: str) -> Any:
+        check_choice("split", split, SPLITS)
+        if self._splits is None:
+            self.to(self.device or "cpu")
+        return self._splits[split]
 
     def transfer_batch_to_device(self, batch: Any, device: torch.device, dataloader_idx: int) -> Any:
         """Batches of the on-device loaders already live on the serving device: passed through as they are."""
@@ -418,20 +439,6 @@ class HamiltonianDataModule(ServedFromMemory):
             device = torch.device("cpu")
         self.to(device)
 
-    def to(self, device: torch.device | str) -> "HamiltonianDataModule":
-        """Move the served data to ``device`` (loads the data first if needed); returns self."""
-        device = torch.device(device)
-        cpu_splits = self._build_cpu_splits()
-        if self._splits is None or self.device != device:
-            self._splits = {name: split.to(device, self.dtype) for name, split in cpu_splits.items()}
-            self.device = device
-        return self
-
-    def _split(self, split: str) -> _Split:
-        check_choice("split", split, SPLITS)
-        if self._splits is None:
-            self.to(self.device or "cpu")
-        return self._splits[split]
 
     # ------------------------------------------------------------------ raw access (evaluation)
     def pairs(self, split: str) -> tuple[Tensor, Tensor]:

@@ -855,20 +855,6 @@ class GymDataModule(ServedFromMemory):
         device = self.trainer.strategy.root_device if self.trainer is not None else torch.device("cpu")
         self.to(device)
 
-    def to(self, device: torch.device | str) -> "GymDataModule":
-        """Move the served windows to ``device`` (loads the data first if needed); returns self."""
-        device = torch.device(device)
-        cpu = self._build_cpu_splits()
-        if self._splits is None or self.device != device:
-            self._splits = {name: split.to(device, self.dtype) for name, split in cpu.items()}
-            self.device = device
-        return self
-
-    def _split(self, split: str) -> _Split:
-        check_choice("split", split, SPLITS)
-        if self._splits is None:
-            self.to(self.device or "cpu")
-        return self._splits[split]
 
     # ------------------------------------------------------------------ raw access (evaluation)
     def transitions(self, split: str | None = None) -> GymTransitions:

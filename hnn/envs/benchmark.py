@@ -53,7 +53,7 @@ def benchmark_model(env_id: str, field: Literal["auto", "port_hamiltonian", "phy
     from hnn.models.dynamics import DynamicsModule
 
     check_choice("field", field, ("auto", "port_hamiltonian", "physics"))
-    system = gym_system(env_id)
+    gym_system(env_id)  # ValueError naming the supported envs
     port_hamiltonian = getattr(hnn.nn, "PortHamiltonianField", None)
     if field == "port_hamiltonian" and port_hamiltonian is None:
         raise ValueError("field='port_hamiltonian' needs hnn.nn.PortHamiltonianField, which this hnn does not have")

@@ -35,7 +35,7 @@ import math
 import torch
 from torch import Tensor
 
-from hnn.systems.gym import (AcrobotSystem, CartPoleSystem, GymSystem, MountainCarContinuousSystem, PendulumSystem,
+from hnn.systems.gym import (CartPoleSystem, GymSystem, MountainCarContinuousSystem, PendulumSystem,
                              gym_system, wrap_angle)
 
 __all__ = ["Task", "PendulumTask", "AcrobotTask", "CartPoleTask", "MountainCarContinuousTask", "TASKS", "task"]
