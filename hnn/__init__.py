@@ -5,7 +5,7 @@ Public API (everything else lives in the subpackages):
 - ``hnn.integrate``      -- the one way to roll out any dynamics (see ``hnn.integrators``)
 - ``hnn.load``           -- load any hnn checkpoint safely (weights only), right class, eval mode
 - ``hnn.load_pretrained``-- load a named pretrained model from the registry
-- subpackages: ``systems``, ``integrators``, ``nn``, ``models``, ``data``, ``sampling``, ``envs``, ``optim``,
+- subpackages: ``systems``, ``integrators``, ``nn``, ``models``, ``data``, ``sampling``, ``envs``, ``control``, ``optim``,
   ``training``, ``evaluation``, ``experiments``; modules ``paths``, ``io``, ``validate``
 
 Lightning-dependent parts are imported lazily so ``import hnn`` and ``hnn.integrate`` stay light.
@@ -28,6 +28,7 @@ __all__ = [
     "data",
     "sampling",
     "envs",
+    "control",
     "optim",
     "training",
     "evaluation",
@@ -37,7 +38,7 @@ __all__ = [
     "validate",
 ]
 
-_SUBPACKAGES = {"systems", "integrators", "nn", "models", "data", "sampling", "envs", "optim", "training",
+_SUBPACKAGES = {"systems", "integrators", "nn", "models", "data", "sampling", "envs", "control", "optim", "training",
                 "evaluation", "experiments", "paths", "io", "validate"}
 _LAZY_FUNCTIONS = {"load": "hnn.training.checkpoint", "load_pretrained": "hnn.training.pretrained"}
 
