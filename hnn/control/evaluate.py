@@ -55,48 +55,45 @@ def _check_max_steps(max_steps: int | None) -> int | None:
     return None if max_steps is None else check_int("max_steps", max_steps, minimum=1)
 
 
+def _episode(env_id: str, seed: int, max_steps: int | None, start_episode: Callable[[Any], None],
+             act: Callable[[Any], Any]) -> Episode:
+    """One real-env episode from ``reset(seed=seed)``: ``start_episode(env)`` once, then ``act(env)`` each step."""
+    start = time.perf_counter()
+    env = gym.make(env_id)
+    try:
+        env.reset(seed=seed)
+        start_episode(env)
+        total, steps, terminated, truncated = 0.0, 0, False, False
+        while not (terminated or truncated) and (max_steps is None or steps < max_steps):
+            _, reward, terminated, truncated, _ = env.step(act(env))
+            total += float(reward)
+            steps += 1
+    finally:
+        env.close()
+    return Episode(seed=seed, ret=total, steps=steps, terminated=bool(terminated),
+                   seconds=time.perf_counter() - start)
+
+
 def run_episode(env_id: str, planner: CEMPlanner, seed: int, max_steps: int | None = None) -> Episode:
     """One episode of ``planner`` in the real env ``env_id`` from ``reset(seed=seed)`` (module docstring)."""
     gym_system(env_id)  # ValueError naming the supported envs
     if not isinstance(planner, CEMPlanner):
         raise TypeError(f"planner must be a CEMPlanner, got {type(planner).__name__}")
     seed, max_steps = check_int("seed", seed, minimum=0), _check_max_steps(max_steps)
-    start = time.perf_counter()
-    env = gym.make(env_id)
-    try:
-        env.reset(seed=seed)
-        planner.reset(seed=seed)
-        total, steps, terminated, truncated = 0.0, 0, False, False
-        while not (terminated or truncated) and (max_steps is None or steps < max_steps):
-            state = torch.tensor(np.asarray(env.unwrapped.state, dtype=np.float64))
-            action = planner.plan(state)
-            _, reward, terminated, truncated, _ = env.step(_env_action(action, env.action_space))
-            total += float(reward)
-            steps += 1
-    finally:
-        env.close()
-    return Episode(seed=seed, ret=total, steps=steps, terminated=bool(terminated),
-                   seconds=time.perf_counter() - start)
+
+    def act(env: Any) -> Any:
+        state = torch.tensor(np.asarray(env.unwrapped.state, dtype=np.float64))
+        return _env_action(planner.plan(state), env.action_space)
+
+    return _episode(env_id, seed, max_steps, lambda env: planner.reset(seed=seed), act)
 
 
 def random_episode(env_id: str, seed: int, max_steps: int | None = None) -> Episode:
     """One episode of uniformly random actions (``env.action_space.sample()`` seeded with ``seed``)."""
     gym_system(env_id)
     seed, max_steps = check_int("seed", seed, minimum=0), _check_max_steps(max_steps)
-    start = time.perf_counter()
-    env = gym.make(env_id)
-    try:
-        env.reset(seed=seed)
-        env.action_space.seed(seed)
-        total, steps, terminated, truncated = 0.0, 0, False, False
-        while not (terminated or truncated) and (max_steps is None or steps < max_steps):
-            _, reward, terminated, truncated, _ = env.step(env.action_space.sample())
-            total += float(reward)
-            steps += 1
-    finally:
-        env.close()
-    return Episode(seed=seed, ret=total, steps=steps, terminated=bool(terminated),
-                   seconds=time.perf_counter() - start)
+    return _episode(env_id, seed, max_steps, lambda env: env.action_space.seed(seed),
+                    lambda env: env.action_space.sample())
 
 
 def evaluate(env_id: str, planner: CEMPlanner | None, seeds: Sequence[int], max_steps: int | None = None,
