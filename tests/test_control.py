@@ -8,8 +8,8 @@ import math
 import pytest
 import torch
 
-from hnn.control import (CEMPlanner, PlannerSettings, make_planner, mean_std, random_episode, run_episode,
-                         true_dynamics)
+from hnn.control import (CEMPlanner, PlannerSettings, make_planner, mean_std, random_episode, random_episodes,
+                         run_episode, run_episodes, true_dynamics)
 from hnn.control.envs import acrobot_objective, cartpole_tiebreak
 from hnn.experiments import control as experiment
 
@@ -183,6 +183,50 @@ def test_the_true_dynamics_planner_beats_random_on_pendulum():
     # the same seed gives the same episode
     assert run_episode("Pendulum-v1", planner, seed=4, max_steps=10).ret == \
         run_episode("Pendulum-v1", planner, seed=4, max_steps=10).ret
+
+
+def test_episodes_side_by_side_are_the_episodes_one_at_a_time():
+    # one planner row per seed with its own generator: batching the episodes changes nothing for exact dynamics
+    settings = PlannerSettings("categorical", horizon=8, samples=30, iterations=2, elites=5, smoothing=0.5)
+    planner = make_planner("Acrobot-v1", true_dynamics("Acrobot-v1"), settings)
+    alone = [run_episode("Acrobot-v1", planner, seed=s, max_steps=25) for s in (3, 4, 5)]
+    together = run_episodes("Acrobot-v1", planner, [3, 4, 5], max_steps=25)
+    assert [e.ret for e in together] == [e.ret for e in alone] and [e.seed for e in together] == [3, 4, 5]
+    assert len(planner.rows) == 3 and [r.seed for r in planner.rows] == [3, 4, 5]
+    assert [e.ret for e in random_episodes("Acrobot-v1", [3, 4], max_steps=25)] == \
+        [random_episode("Acrobot-v1", s, max_steps=25).ret for s in (3, 4)]
+    # CartPole episodes end at different steps: each leaves the batch when it ends
+    cart = make_planner("CartPole-v1", true_dynamics("CartPole-v1"),
+                        PlannerSettings("bernoulli", horizon=3, samples=4, iterations=1, elites=1))
+    lengths = [e.steps for e in run_episodes("CartPole-v1", cart, [0, 1, 2, 3], max_steps=200)]
+    assert len(set(lengths)) > 1 and lengths == [run_episode("CartPole-v1", cart, s, max_steps=200).steps
+                                                 for s in range(4)]
+
+
+def test_plan_batch_keeps_one_memory_per_row():
+    planner = CEMPlanner(integrator(0.5), distribution="gaussian", horizon=4, samples=40, iterations=2, elites=5,
+                         action_low=-1.0, action_high=1.0)
+    planner.reset(seed=[7, 8])
+    states = torch.tensor([[0.0], [2.0]], dtype=torch.float64)
+    first = planner.plan_batch(states)
+    assert first.shape == (2, 1) and float(first[0]) > 0 > float(first[1])  # toward 0.5 from either side
+    # only row 1 plans: row 0's memory is untouched
+    kept0 = planner.rows[0].last_plan.clone()
+    planner.plan_batch(states[1:], rows=[1])
+    assert torch.equal(planner.rows[0].last_plan, kept0) and planner.rows[1].last_kept is not None
+    alone = CEMPlanner(integrator(0.5), distribution="gaussian", horizon=4, samples=40, iterations=2, elites=5,
+                       action_low=-1.0, action_high=1.0, seed=8)
+    assert torch.equal(alone.plan(states[1]), first[1])  # row 1 planned what a planner seeded 8 plans
+    with pytest.raises(ValueError, match="is not one of the planner's 2 rows"):
+        planner.plan_batch(states, rows=[0, 2])
+    with pytest.raises(ValueError, match="one planner row per state"):
+        planner.plan_batch(states, rows=[0])
+    with pytest.raises(ValueError, match="rows must be distinct"):
+        planner.plan_batch(states, rows=[1, 1])
+    with pytest.raises(ValueError, match="a batch of states of shape"):
+        planner.plan_batch(states[0])
+    with pytest.raises(ValueError, match="seeds must be distinct"):
+        run_episodes("Pendulum-v1", planner, [1, 1])
 
 
 def test_mean_std_is_the_sample_std():

@@ -45,7 +45,11 @@ categorical   Discrete(n): per-step probabilities over n   per-step elite action
 bernoulli     Discrete(2): per-step P(action = 1)          per-step elite mean of the actions; prior 0.5
 ============  ===========================================  ================================================
 
-Randomness comes from the planner's own ``torch.Generator`` (seeded by ``seed``, reseeded by
+Several problems at once (:meth:`CEMPlanner.plan_batch`, e.g. one per evaluation episode): each row keeps its own
+distribution, kept sequence and generator, and only the evaluation is shared — the B·N candidates of an iteration
+are one call of the dynamics per step.
+
+Randomness comes from the planner's own ``torch.Generator``, one per row (seeded by ``seed``, reseeded by
 :meth:`CEMPlanner.reset`), created on the state's device; samples and values follow the state's device and float
 dtype, so the same seed and state give the same plan.
 """
@@ -60,7 +64,7 @@ from torch import Tensor
 
 from hnn.validate import check_choice, check_int, check_real
 
-__all__ = ["CEMPlanner", "Dynamics", "Rollout", "DISTRIBUTIONS"]
+__all__ = ["CEMPlanner", "PlannerRow", "Dynamics", "Rollout", "DISTRIBUTIONS"]
 
 # step(state [N, d], action [N, ...]) -> (next_state [N, d], reward [N], terminated [N])
 Dynamics = Callable[[Tensor, Tensor], "tuple[Tensor, Tensor, Tensor]"]
@@ -88,6 +92,21 @@ class Rollout:
     alive: Tensor
     terminated: Tensor
     returns: Tensor
+
+
+@dataclass
+class PlannerRow:
+    """The planner's memory of one problem (one episode): its generator's seed and generator, and after a call the
+    best sequence ``last_plan [H, ...]`` and its value ``last_value``, the kept sequence of the first iteration
+    ``last_kept`` (None on a first call), and the ``initial_distribution`` / ``final_distribution`` of the call."""
+
+    seed: int
+    generator: torch.Generator | None = None
+    last_plan: Tensor | None = None
+    last_value: float | None = None
+    last_kept: Tensor | None = None
+    initial_distribution: dict[str, Tensor] | None = None
+    final_distribution: dict[str, Tensor] | None = None
 
 
 class _Distribution:
@@ -206,9 +225,11 @@ class CEMPlanner:
             tie-break; it must be finite where the return is).
         seed: seed of the planner's generator.
 
-    After :meth:`plan`: ``last_plan`` (the best sequence ``[H, ...]``), ``last_value`` (its value),
-    ``last_kept`` (the kept sequence of the first iteration, None on a first call), ``initial_distribution`` and
-    ``final_distribution`` (dicts of ``[H, ...]`` tensors: ``mean``/``std``, ``probs`` or ``p``).
+    State: ``rows``, one :class:`PlannerRow` per problem (one after construction; ``reset(seed=[...])`` makes one
+    per seed for :meth:`plan_batch`). After :meth:`plan`: ``last_plan`` (the best sequence ``[H, ...]``),
+    ``last_value`` (its value), ``last_kept`` (the kept sequence of the first iteration, None on a first call),
+    ``initial_distribution`` and ``final_distribution`` (dicts of ``[H, ...]`` tensors: ``mean``/``std``, ``probs``
+    or ``p``) — row 0's.
     """
 
     def __init__(self, dynamics: Dynamics, *, distribution: str, horizon: int, samples: int, iterations: int,
@@ -243,12 +264,7 @@ class CEMPlanner:
         self.dynamics, self.shaping = dynamics, shaping
         self.seed = check_int("seed", seed)
         self._dist = self._make_distribution(n_actions, action_low, action_high, init_std)
-        self.generator: torch.Generator | None = None
-        self.last_plan: Tensor | None = None
-        self.last_value: float | None = None
-        self.last_kept: Tensor | None = None
-        self.initial_distribution: dict[str, Tensor] | None = None
-        self.final_distribution: dict[str, Tensor] | None = None
+        self.rows: list[PlannerRow] = [PlannerRow(seed=self.seed)]
 
     def _make_distribution(self, n_actions, action_low, action_high, init_std) -> _Distribution:
         if self.distribution == "gaussian":
@@ -279,42 +295,89 @@ class CEMPlanner:
         return _Categorical(check_int("n_actions", n_actions, minimum=2))
 
     # ------------------------------------------------------------------ state
-    def reset(self, seed: int | None = None) -> None:
-        """Forget the previous plan (the next call starts from the prior); reseed the generator with ``seed``
-        (default: the constructor's seed)."""
-        if seed is not None:
-            self.seed = check_int("seed", seed)
-        self.generator = None
-        self.last_plan = self.last_value = self.last_kept = None
-        self.initial_distribution = self.final_distribution = None
+    def reset(self, seed: int | Sequence[int] | None = None) -> None:
+        """Forget every previous plan (the next call starts from the prior) and reseed.
 
-    def _generator(self, device: torch.device) -> torch.Generator:
-        if self.generator is None or self.generator.device != device:
-            self.generator = torch.Generator(device=device)
-            self.generator.manual_seed(self.seed)
-        return self.generator
+        ``seed``: an int (one row, :meth:`plan`), a sequence of ints (one row per seed, for :meth:`plan_batch`:
+        row i gets its own generator seeded with ``seed[i]``), or None (one row with the current ``seed``).
+        """
+        if seed is None:
+            seeds = [self.seed]
+        elif isinstance(seed, Sequence) and not isinstance(seed, (str, bytes)):
+            seeds = [check_int(f"seed[{i}]", s) for i, s in enumerate(seed)]
+            if not seeds:
+                raise ValueError("reset(seed=[...]) needs at least one seed (one per row)")
+        else:
+            seeds = [check_int("seed", seed)]
+        self.seed = seeds[0]
+        self.rows = [PlannerRow(seed=s) for s in seeds]
+
+    def _generator(self, row: "PlannerRow", device: torch.device) -> torch.Generator:
+        if row.generator is None or row.generator.device != device:
+            row.generator = torch.Generator(device=device)
+            row.generator.manual_seed(row.seed)
+        return row.generator
+
+    # the single-row view (row 0) used by plan()
+    @property
+    def generator(self) -> torch.Generator | None:
+        return self.rows[0].generator
+
+    @property
+    def last_plan(self) -> Tensor | None:
+        return self.rows[0].last_plan
+
+    @property
+    def last_value(self) -> float | None:
+        return self.rows[0].last_value
+
+    @property
+    def last_kept(self) -> Tensor | None:
+        return self.rows[0].last_kept
+
+    @property
+    def initial_distribution(self) -> dict[str, Tensor] | None:
+        return self.rows[0].initial_distribution
+
+    @property
+    def final_distribution(self) -> dict[str, Tensor] | None:
+        return self.rows[0].final_distribution
+
+    @staticmethod
+    def _check_states(states: Tensor, name: str, dim: int) -> Tensor:
+        shape = "one state of shape [d]" if dim == 1 else "a batch of states of shape [B, d]"
+        if not isinstance(states, Tensor):
+            raise TypeError(f"{name} must be a torch.Tensor ({shape}), got {type(states).__name__}")
+        if states.dim() != dim or states.numel() == 0:
+            raise ValueError(f"{name} must be {shape}, got shape {tuple(states.shape)}")
+        if not states.is_floating_point():
+            raise TypeError(f"{name} must be a floating-point tensor (its dtype sets the planner's), got "
+                            f"{states.dtype}")
+        if not bool(torch.isfinite(states).all()):
+            raise ValueError(f"{name} must be finite, got {states.tolist()}")
+        return states.detach()
 
     def _check_state(self, state: Tensor) -> Tensor:
-        if not isinstance(state, Tensor):
-            raise TypeError(f"state must be a torch.Tensor (one state [d]), got {type(state).__name__}")
-        if state.dim() != 1 or state.numel() == 0:
-            raise ValueError(f"state must be one state of shape [d], got shape {tuple(state.shape)}")
-        if not state.is_floating_point():
-            raise TypeError(f"state must be a floating-point tensor (its dtype sets the planner's), got {state.dtype}")
-        if not bool(torch.isfinite(state).all()):
-            raise ValueError(f"state must be finite, got {state.tolist()}")
-        return state.detach()
+        return self._check_states(state, "state", 1)
 
     # ------------------------------------------------------------------ evaluation
     def evaluate(self, state: Tensor, actions: Tensor) -> tuple[Tensor, Rollout]:
         """Values ``[N]`` of the sequences ``actions [N, H, ...]`` from ``state [d]``, and their rollout."""
         state = self._check_state(state)
-        n, horizon = actions.shape[0], actions.shape[1]
-        s = state.expand(n, -1)
-        returns = torch.zeros(n, dtype=state.dtype, device=state.device)
-        alive = torch.ones(n, dtype=torch.bool, device=state.device)
+        values, rollout = self._evaluate(state[None], actions[None])
+        return values[0], rollout
+
+    def _evaluate(self, states: Tensor, actions: Tensor) -> tuple[Tensor, Rollout]:
+        """Values ``[B, N]`` of ``actions [B, N, H, ...]`` from ``states [B, d]`` in one batch of B·N sequences;
+        the rollout covers the B·N sequences row-major (sequence j of start b is b·N + j)."""
+        b, n, horizon = actions.shape[0], actions.shape[1], actions.shape[2]
+        actions = actions.reshape(b * n, *actions.shape[2:])
+        s = states.repeat_interleave(n, dim=0)
+        dtype, device = states.dtype, states.device
+        returns = torch.zeros(b * n, dtype=dtype, device=device)
+        alive = torch.ones(b * n, dtype=torch.bool, device=device)
         invalid = torch.zeros_like(alive)
-        states, rewards, alives, terms = [s], [], [], []
+        all_states, rewards, alives, terms = [s], [], [], []
         with torch.no_grad():
             for t in range(horizon):
                 out = self.dynamics(s, actions[:, t])
@@ -324,8 +387,8 @@ class CEMPlanner:
                 nxt, reward, term = out
                 if t == 0:
                     self._check_step(nxt, reward, term, s)
-                nxt = nxt.to(state.dtype)
-                reward = reward.to(state.dtype)
+                nxt = nxt.to(dtype)
+                reward = reward.to(dtype)
                 bad = ~(torch.isfinite(nxt).all(-1) & torch.isfinite(reward))
                 invalid |= bad & alive
                 nxt = torch.where(bad[:, None], s, nxt)
@@ -336,19 +399,19 @@ class CEMPlanner:
                 terms.append(term)
                 alive = alive & ~term
                 s = nxt
-                states.append(s)
+                all_states.append(s)
         returns = torch.where(invalid, torch.full_like(returns, -math.inf), returns)
-        rollout = Rollout(states=torch.stack(states), actions=actions, rewards=torch.stack(rewards),
+        rollout = Rollout(states=torch.stack(all_states), actions=actions, rewards=torch.stack(rewards),
                           alive=torch.stack(alives), terminated=torch.stack(terms), returns=returns)
         values = returns
         if self.shaping is not None:
             extra = self.shaping(rollout)
-            if not isinstance(extra, Tensor) or extra.shape != (n,):
-                raise ValueError(f"shaping must return a tensor of shape [{n}] (one value per sequence), got "
+            if not isinstance(extra, Tensor) or extra.shape != (b * n,):
+                raise ValueError(f"shaping must return a tensor of shape [{b * n}] (one value per sequence), got "
                                  f"{getattr(extra, 'shape', type(extra).__name__)}")
             values = values + extra.to(values.dtype)
         values = torch.where(invalid | torch.isnan(values), torch.full_like(values, -math.inf), values)
-        return values, rollout
+        return values.reshape(b, n), rollout
 
     @staticmethod
     def _check_step(nxt: Tensor, reward: Tensor, term: Tensor, s: Tensor) -> None:
@@ -366,37 +429,70 @@ class CEMPlanner:
     # ------------------------------------------------------------------ planning
     def plan(self, state: Tensor) -> Tensor:
         """The first action of the best sequence found from ``state [d]``: a ``[action_dim]`` tensor (gaussian, in
-        the state's dtype) or a 0-d int64 tensor (categorical, bernoulli). Warm-starts from the previous call."""
+        the state's dtype) or a 0-d int64 tensor (categorical, bernoulli). Warm-starts from the previous call
+        (row 0 of the planner's state)."""
         state = self._check_state(state)
-        generator = self._generator(state.device)
-        dist = self._dist
-        if self.final_distribution is None:
-            params = dist.prior(self.horizon, state)
-        else:
-            params = dist.warm_start({k: v.to(state) for k, v in self.final_distribution.items()}, self.pull)
-        self.initial_distribution = {k: v.clone() for k, v in params.items()}
-        incumbent: Tensor | None = None
-        if self.last_plan is not None:
-            fresh = dist.sample(dist.prior(self.horizon, state), 1, generator)[0]
-            incumbent = torch.cat([self.last_plan[1:], fresh[-1:]], 0)
-        self.last_kept = None if incumbent is None else incumbent.clone()
-        best_value = -math.inf
+        return self._plan(state[None], [self.rows[0]])[0]
+
+    def plan_batch(self, states: Tensor, rows: Sequence[int] | None = None) -> Tensor:
+        """:meth:`plan` for B independent problems at once: ``states [B, d]``, state b planned as row ``rows[b]``
+        (default: rows 0..B−1) with that row's own generator, warm start and kept sequence; the B·N candidate
+        sequences of an iteration go through the dynamics as one batch. Returns the B first actions
+        (``[B, action_dim]`` or int64 ``[B]``). Rows come from :meth:`reset` (``reset(seed=[s0, s1, ...])``); a row's
+        draws depend only on its seed, so a row plans what :meth:`plan` would from the same seed and states (up to
+        the floating-point effect of the batch size on the dynamics)."""
+        states = self._check_states(states, "states", 2)
+        rows = list(range(states.shape[0])) if rows is None else list(rows)
+        if len(rows) != states.shape[0]:
+            raise ValueError(f"rows must name one planner row per state: {len(rows)} rows for {states.shape[0]} "
+                             "states")
+        if len(set(rows)) != len(rows):
+            raise ValueError(f"rows must be distinct, got {rows}")
+        for r in rows:
+            if isinstance(r, bool) or not isinstance(r, int) or not 0 <= r < len(self.rows):
+                raise ValueError(f"row {r!r} is not one of the planner's {len(self.rows)} rows: "
+                                 "reset(seed=[s0, s1, ...]) makes one row per seed")
+        return self._plan(states, [self.rows[r] for r in rows])
+
+    def _plan(self, states: Tensor, rows: "list[PlannerRow]") -> Tensor:
+        dist, device = self._dist, states.device
+        generators = [self._generator(row, device) for row in rows]
+        params, incumbents, best_values = [], [], []
+        for row, gen, state in zip(rows, generators, states):
+            if row.final_distribution is None:
+                p = dist.prior(self.horizon, state)
+            else:
+                p = dist.warm_start({k: v.to(state) for k, v in row.final_distribution.items()}, self.pull)
+            row.initial_distribution = {k: v.clone() for k, v in p.items()}
+            incumbent = None
+            if row.last_plan is not None:
+                fresh = dist.sample(dist.prior(self.horizon, state), 1, gen)[0]
+                incumbent = torch.cat([row.last_plan[1:], fresh[-1:]], 0)
+            row.last_kept = None if incumbent is None else incumbent.clone()
+            params.append(p)
+            incumbents.append(incumbent)
+            best_values.append(-math.inf)
         for _ in range(self.iterations):
-            actions = dist.sample(params, self.samples, generator)
-            if incumbent is not None:
-                actions[0] = incumbent
-            values, _ = self.evaluate(state, actions)
-            order = torch.argsort(values, descending=True, stable=True)
-            top = order[: self.elites]
-            if incumbent is None or float(values[order[0]]) >= best_value:
-                best_value = float(values[order[0]])
-                incumbent = actions[order[0]].clone()
-            elite = dist.fit(actions[top])
-            params = {k: self.smoothing * params[k] + (1.0 - self.smoothing) * elite[k].to(params[k])
-                      for k in params}
-        self.final_distribution = params
-        self.last_plan, self.last_value = incumbent, best_value
-        return incumbent[0].clone()
+            actions = []
+            for p, gen, incumbent in zip(params, generators, incumbents):
+                a = dist.sample(p, self.samples, gen)
+                if incumbent is not None:
+                    a[0] = incumbent
+                actions.append(a)
+            batch = torch.stack(actions)
+            values, _ = self._evaluate(states, batch)
+            for i, (a, v) in enumerate(zip(batch, values)):
+                order = torch.argsort(v, descending=True, stable=True)
+                if incumbents[i] is None or float(v[order[0]]) >= best_values[i]:
+                    best_values[i] = float(v[order[0]])
+                    incumbents[i] = a[order[0]].clone()
+                elite = dist.fit(a[order[: self.elites]])
+                params[i] = {k: self.smoothing * params[i][k] + (1.0 - self.smoothing) * elite[k].to(params[i][k])
+                             for k in params[i]}
+        for row, p, incumbent, value in zip(rows, params, incumbents, best_values):
+            row.final_distribution = p
+            row.last_plan, row.last_value = incumbent, value
+        return torch.stack([incumbent[0] for incumbent in incumbents]).clone()
 
     def __repr__(self) -> str:
         return (f"CEMPlanner({self.distribution}, horizon={self.horizon}, samples={self.samples}, iterations="
