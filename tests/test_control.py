@@ -293,3 +293,29 @@ def test_control_py_quick_runs_end_to_end(tmp_path, monkeypatch, capsys):
     assert rows["true"]["mean"] > rows["random"]["mean"]
     assert rows["hnn"]["checkpoint"].endswith(".ckpt") and rows["hnn"]["settings"]["samples"] == 100
     assert "CEM, true dynamics" in (out / "control.md").read_text()
+
+
+def test_export_ships_the_seed_0_models_with_their_metrics(tmp_path, monkeypatch):
+    import hnn
+    from hnn.evaluation.openloop import open_loop_accuracy
+
+    monkeypatch.delenv("WANDB_SERVICE", raising=False)
+    monkeypatch.setenv("WANDB_MODE", "disabled")
+    out, shipped = tmp_path / "control", tmp_path / "pretrained"
+    # quick models on the config's 10 000 transitions: seed 0 is shipped, seed 1 is not
+    assert experiment.main(["--quick", "--envs", "pendulum", "--train", "--rows", "random", "true", "hnn",
+                            "--train-seeds", "0", "1", "--transitions", "10000", "--seeds", "0",
+                            "--max-steps", "5", "--out", str(out), "--export-pretrained", str(shipped)]) == 0
+    manifest = json.loads((shipped / "manifest.json").read_text())
+    assert list(manifest["models"]) == ["phnn_gym_pendulum"]
+    entry = manifest["models"]["phnn_gym_pendulum"]
+    path = shipped / entry["file"]
+    assert path.stat().st_size == entry["bytes"] < 1_000_000
+    assert entry["env_id"] == "Pendulum-v1" and entry["real_transitions"] == 10000 and entry["seed"] == 0
+    results = json.loads((out / "results.json").read_text())
+    row = next(r for r in results["rows"] if r["row"] == "hnn" and r["train_seed"] == 0)
+    assert entry["metrics"]["planner_return_mean"] == row["mean"]
+    assert entry["metrics"]["planner_normalised"] == row["normalised"]
+    # the recorded open-loop error is reproduced from the shipped weights alone
+    report = open_loop_accuracy(hnn.load(path), "Pendulum-v1")
+    assert report.median_error(50) == pytest.approx(entry["metrics"]["open_loop_median_error_50"], rel=1e-6)

@@ -71,6 +71,7 @@ ENDED = {"Pendulum-v1": None, "Acrobot-v1": "reached", "CartPole-v1": "fell", "M
 # the goal on the normalised score of the learned Hamiltonian model (mean over training seeds); None: reported only
 GOALS: dict[str, float | None] = {"Pendulum-v1": 0.95, "Acrobot-v1": 0.8, "CartPole-v1": 0.95,
                                   "MountainCarContinuous-v0": None}
+BUDGET = 10_000  # real transitions per model in the configs
 QUICK_SEEDS = [0, 1]
 QUICK_MAX_STEPS = 50
 
@@ -382,6 +383,52 @@ def plot_data_efficiency(rows: Sequence[ControlRow], path: str | Path) -> str | 
     return str(path)
 
 
+def pretrained_name(env_id: str, row: str) -> str:
+    """The shipped name of the controlled model of ``env_id``: its config's stem (``phnn_gym_pendulum``)."""
+    return f"{MODEL_CONFIGS[check_choice('row', row, MODEL_CONFIGS)]}_{_env_key(_env_id(env_id))}"
+
+
+def export_pretrained(rows: Sequence[ControlRow], directory: str | Path, command: str) -> list[str]:
+    """Ship the training-seed-0 models of the learned rows trained on the config's data (no ``--transitions``) as
+    :func:`pretrained_name` into ``directory`` (:func:`hnn.training.pretrained.export_pretrained_model`), with their
+    open-loop accuracy (:func:`hnn.evaluation.openloop.open_loop_accuracy`, its default protocol) and this run's
+    planner score as metrics; the names written."""
+    from hnn.evaluation.openloop import open_loop_accuracy
+    from hnn.models.dynamics import DynamicsModule
+    from hnn.training.checkpoint import load
+    from hnn.training.pretrained import export_pretrained_model
+
+    written = []
+    for r in sorted(rows, key=_row_key):
+        if r.row not in MODEL_CONFIGS or r.train_seed != 0 or r.checkpoint is None:
+            continue
+        if r.transitions != BUDGET:
+            continue
+        name = pretrained_name(r.env, r.row)
+        report = open_loop_accuracy(load(r.checkpoint, expected_class=DynamicsModule), r.env)
+        export_pretrained_model(r.checkpoint, directory, name, {
+            "description": f"{ROWS[r.row].replace('CEM, ', '')} controlled model of {r.env}, training seed 0",
+            "task": f"gym:{r.env}",
+            "env_id": r.env,
+            "seed": 0,
+            "config": f"configs/{name}.yaml",
+            "overrides": ["--seed_everything", "0", "--data.init_args.seed", "0"],
+            "real_transitions": r.transitions,
+            "metrics": {
+                "open_loop_median_error_1": report.median_error(1),
+                "open_loop_median_error_50": report.median_error(50),
+                "open_loop_median_vpt": report.median_vpt,
+                "open_loop_protocol": f"{report.k_step_error.shape[1]} wide starts, random actions, max-abs "
+                                      f"observation error, VPT threshold {report.threshold:g}",
+                "planner_return_mean": r.mean, "planner_return_std": r.std, "planner_normalised": r.normalised,
+                "planner_seeds": [e.seed for e in r.episodes], "planner_settings": r.settings,
+            },
+            "evaluated_by": command,
+        })
+        written.append(name)
+    return written
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="control.py", description=__doc__.split("\n\n")[0])
     parser.add_argument("--envs", nargs="+", default=list(ENVS), help=f"of {', '.join(ENVS)} (or the gym ids)")
@@ -404,6 +451,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--out", default="results/control")
     parser.add_argument("--quick", action="store_true",
                         help="smoke run: small planner settings, 2 seeds, 50-step episodes (not the reference)")
+    parser.add_argument("--export-pretrained", default=None, metavar="DIR",
+                        help="ship the training-seed-0 models trained on the config's data into DIR "
+                             "(datasets/pretrained) with their open-loop and planner metrics")
     args = parser.parse_args(argv)
     args.envs = list(dict.fromkeys(_env_id(e) for e in args.envs))
     for row in args.rows:
@@ -494,6 +544,9 @@ def main(argv: list[str] | None = None) -> int:
                "rows": [r.as_dict() for r in sorted(rows, key=_row_key)], "summary": summary(rows),
                "seconds": time.perf_counter() - start}
     atomic_write_text(out / "results.json", json.dumps(payload, indent=1) + "\n")
+    if args.export_pretrained is not None:
+        names = export_pretrained(rows, args.export_pretrained, command)
+        _log(f"  shipped {', '.join(names) or 'no model'} to {args.export_pretrained}")
     print()
     print(table)
     print(f"\ntable:   {out / 'control.md'}\nresults: {out / 'results.json'}"

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import datetime as _dt
 import json
 import os
 import shlex
@@ -33,11 +32,12 @@ from hnn.evaluation.table1 import (MODEL_LABELS, MODELS, PAPER_N_STARTS, ROLLOUT
                                    evaluate_model, evaluation_datamodule, format_table, paper_protocol,
                                    physical_protocol, plot_table_figure)
 from hnn.experiments.jobs import quiet_lightning, run_jobs
-from hnn.io import atomic_write_text, sha256_of_file
+from hnn.io import atomic_write_text
 from hnn.paths import cache_dir as default_cache_dir
 from hnn.paths import config_file
-from hnn.training.checkpoint import atomic_torch_save, load, read_checkpoint
+from hnn.training.checkpoint import load, read_checkpoint
 from hnn.training.cli import run_training
+from hnn.training.pretrained import export_pretrained_model
 from hnn.validate import check_choice, check_int
 
 __all__ = ["TrainedModel", "config_path", "training_overrides", "train_model", "load_checkpoint_runs",
@@ -131,45 +131,18 @@ def load_checkpoint_runs(directory: str | os.PathLike, model_kind: str, task: st
 
 
 # ---------------------------------------------------------------------------------------------------- outputs
-# keys of a Lightning checkpoint that a weights-only model file needs (hnn.load, load_from_checkpoint)
-_SLIM_KEYS = ("state_dict", "hyper_parameters", "hnn_model_class", "datamodule_hyper_parameters",
-              "pytorch-lightning_version", "epoch", "global_step")
-
-
 def export_pretrained(runs: Sequence[RunResult], directory: str | os.PathLike, command: str,
                       cache_dir: str | None) -> dict[str, Any]:
-    """Write seed-0 checkpoints of ``runs`` as ``<model>_<task>.ckpt`` (optimizer state stripped: weights,
-    hyperparameters, class record) into ``directory`` and update its ``manifest.json``; return the manifest."""
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    manifest_path = directory / "manifest.json"
-    manifest: dict[str, Any] = {"format": 2, "models": {}}
-    if manifest_path.is_file():
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        manifest.setdefault("models", {})
-        manifest["format"] = 2
+    """Write seed-0 checkpoints of ``runs`` as ``<model>_<task>.ckpt`` into ``directory`` with their manifest
+    entries (:func:`hnn.training.pretrained.export_pretrained_model`); return the manifest's entries written."""
+    written: dict[str, Any] = {}
     for run in runs:
         if run.seed != 0:
             continue
         if run.checkpoint is None:
             raise ValueError(f"{run.model_kind} on {run.task}: no checkpoint file to export")
         name = f"{run.model_kind}_{run.task}"
-        full = read_checkpoint(run.checkpoint)
-        slim = {k: full[k] for k in _SLIM_KEYS if k in full}
-        if isinstance(slim.get("datamodule_hyper_parameters"), dict):  # no machine-specific paths in shipped files
-            slim["datamodule_hyper_parameters"] = {**slim["datamodule_hyper_parameters"], "cache_dir": None}
-        target = directory / f"{name}.ckpt"
-        atomic_torch_save(slim, target)
-        reloaded = load(target)  # the shipped file must load (weights only) and hold the evaluated weights
-        evaluated = load(run.checkpoint)
-        for key, value in evaluated.state_dict().items():
-            if not torch.equal(reloaded.state_dict()[key], value):
-                raise RuntimeError(f"{target}: weight {key!r} differs from the evaluated checkpoint")
-        manifest["models"][name] = {
-            "file": target.name,
-            "sha256": sha256_of_file(target),
-            "bytes": target.stat().st_size,
-            "class": full.get("hnn_model_class"),
+        written[name] = export_pretrained_model(run.checkpoint, directory, name, {
             "description": f"{MODEL_LABELS[run.model_kind]}, {TASK_TITLES[run.task]}, seed {run.seed}",
             "task": run.task,
             "seed": run.seed,
@@ -182,10 +155,8 @@ def export_pretrained(runs: Sequence[RunResult], directory: str | os.PathLike, c
                 "energy_mse_physical": run.energy["physical"].energy_mse,
             },
             "evaluated_by": command,
-            "created": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        }
-    atomic_write_text(manifest_path, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-    return manifest
+        })
+    return written
 
 
 # ---------------------------------------------------------------------------------------------------- driver
