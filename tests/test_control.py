@@ -286,7 +286,7 @@ def test_control_py_quick_runs_end_to_end(tmp_path, monkeypatch, capsys):
     assert "QUICK settings (not the reference)" in printed and "| Pendulum-v1 | CEM, learned Hamiltonian |" in printed
     results = json.loads((out / "results.json").read_text())
     rows = {r["row"]: r for r in results["rows"]}
-    assert set(rows) == {"random", "true", "hnn"} and results["quick"] is True
+    assert set(rows) == {"random", "true", "hnn"} and results["quick"] is True and results["complete"] is True
     assert [len(r["episodes"]) for r in rows.values()] == [2, 2, 2]
     assert all(e["steps"] == 20 for r in rows.values() for e in r["episodes"])
     assert rows["random"]["normalised"] == 0.0 and rows["true"]["normalised"] == 1.0

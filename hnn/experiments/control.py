@@ -28,7 +28,8 @@ under ``--quick``). Learned rows also report their training seed, the real trans
 (env, model, data size): the mean and the worst normalised score over the training seeds against :data:`GOALS`.
 With several ``--transitions`` the data-efficiency table and ``data_efficiency.png`` (score against transitions,
 both models, the range over training seeds shaded) are written too. Writes ``control.md`` (the tables) and
-``results.json`` (every episode) to ``--out``, atomically.
+``results.json`` (every episode; rewritten as each row finishes, with ``"complete": false`` until the run ends) to
+``--out``, atomically.
 """
 from __future__ import annotations
 
@@ -514,11 +515,25 @@ def main(argv: list[str] | None = None) -> int:
           + ("; QUICK settings (not the reference)" if args.quick else "") + f" -> {out}", flush=True)
     start = time.perf_counter()
 
+    done: list[ControlRow] = []
+
+    def write_results(rows: list[ControlRow], complete: bool) -> None:
+        payload = {"command": command, "complete": complete, "quick": args.quick, "seeds": args.seeds,
+                   "max_steps": args.max_steps, "train_seeds": args.train_seeds, "transitions": args.transitions,
+                   "std": "sample standard deviation over seeds (ddof = 1)",
+                   "settings": {env: settings[env].as_dict() for env in args.envs},
+                   "reference": {env: REFERENCE[env] for env in args.envs},
+                   "rows": [r.as_dict() for r in sorted(rows, key=_row_key)], "summary": summary(rows),
+                   "seconds": time.perf_counter() - start}
+        atomic_write_text(out / "results.json", json.dumps(payload, indent=1) + "\n")
+
     def finished(index: int, row: ControlRow) -> None:
         model = "" if row.train_seed is None else f" (training seed {row.train_seed}" + (
             "" if row.transitions is None else f", {row.transitions} transitions") + ")"
         _log(f"  done [{time.perf_counter() - start:6.0f} s] {row.env} {ROWS[row.row]}{model}: "
              f"{_pm(row.mean, row.std)} over {len(row.episodes)} seeds ({row.seconds:.0f} s)")
+        done.append(row)
+        write_results(done, complete=False)  # a stopped run keeps the rows it finished ("complete": false)
 
     if args.jobs > 1 and len(units) > 1:
         rows = run_jobs(run_unit, units, jobs=args.jobs, threads=args.threads, on_result=finished)
@@ -536,14 +551,7 @@ def main(argv: list[str] | None = None) -> int:
     table = format_table(rows, quick=args.quick)
     atomic_write_text(out / "control.md", table + "\n")
     figure = plot_data_efficiency(rows, out / "data_efficiency.png")
-    payload = {"command": command, "quick": args.quick, "seeds": args.seeds, "max_steps": args.max_steps,
-               "train_seeds": args.train_seeds, "transitions": args.transitions,
-               "std": "sample standard deviation over seeds (ddof = 1)",
-               "settings": {env: settings[env].as_dict() for env in args.envs},
-               "reference": {env: REFERENCE[env] for env in args.envs},
-               "rows": [r.as_dict() for r in sorted(rows, key=_row_key)], "summary": summary(rows),
-               "seconds": time.perf_counter() - start}
-    atomic_write_text(out / "results.json", json.dumps(payload, indent=1) + "\n")
+    write_results(rows, complete=True)
     if args.export_pretrained is not None:
         names = export_pretrained(rows, args.export_pretrained, command)
         _log(f"  shipped {', '.join(names) or 'no model'} to {args.export_pretrained}")
