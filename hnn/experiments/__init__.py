@@ -7,6 +7,8 @@
   ``hnn.evaluation.openloop``); ``python scripts/openloop.py``.
 - :mod:`hnn.experiments.control` -- the CEM planner through the true and the learned dynamics, judged in the real
   envs; ``python scripts/control.py``.
+- :mod:`hnn.experiments.policy` -- SAC trained only in the learned Pendulum env against SAC trained in the real one,
+  both judged in the real Pendulum-v1; ``python scripts/policy.py`` (the ``rl`` extra).
 - :mod:`hnn.experiments.jobs` -- the one process pool (``run_jobs``).
 - :mod:`hnn.experiments.timing` -- the one timing harness of the benchmarks (``time_calls``).
 """
