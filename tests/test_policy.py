@@ -88,9 +88,9 @@ class ConstantPolicy:
     def __init__(self, torque: float) -> None:
         self.torque = torque
 
-    def predict(self, obs, deterministic=False):
-        assert deterministic and obs.shape == (3,)
-        return np.array([self.torque], dtype=np.float32), None
+    def predict(self, obs, deterministic=False):  # a batch of observations, as stable-baselines3 takes them
+        assert deterministic and obs.ndim == 2 and obs.shape[1] == 3
+        return np.full((len(obs), 1), self.torque, dtype=np.float32), None
 
 
 def test_policy_episode_is_the_real_env_episode_from_the_seed():

@@ -16,9 +16,9 @@ the learned baseline) is ``python scripts/control.py`` (:mod:`hnn.experiments.co
 from hnn.control.cem import CEMPlanner, Dynamics, PlannerRow, Rollout
 from hnn.control.envs import (QUICK_SETTINGS, REFERENCE_SETTINGS, PlannerSettings, learned_dynamics, make_planner,
                               true_dynamics)
-from hnn.control.evaluate import (Episode, evaluate, mean_std, random_episode, random_episodes, run_episode,
-                                  run_episodes)
+from hnn.control.evaluate import (Episode, evaluate, mean_std, policy_episodes, random_episode, random_episodes,
+                                  run_episode, run_episodes)
 
 __all__ = ["CEMPlanner", "PlannerRow", "Dynamics", "Rollout", "PlannerSettings", "REFERENCE_SETTINGS",
            "QUICK_SETTINGS", "true_dynamics", "learned_dynamics", "make_planner", "Episode", "run_episode",
-           "run_episodes", "random_episode", "random_episodes", "evaluate", "mean_std"]
+           "run_episodes", "random_episode", "random_episodes", "policy_episodes", "evaluate", "mean_std"]

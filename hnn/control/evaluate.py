@@ -12,7 +12,9 @@ every live episode planned in one :meth:`hnn.control.CEMPlanner.plan_batch` (the
 through the dynamics as one batch); an episode that ends leaves the batch. An episode's ``seconds`` is the wall
 time from the start of its batch to its end.
 
-The random policy (:func:`random_episode`) samples ``env.action_space`` seeded with the episode's seed.
+The random policy (:func:`random_episode`) samples ``env.action_space`` seeded with the episode's seed; an
+observation policy (:func:`policy_episodes`, e.g. a stable-baselines3 model) maps the live episodes' observations to
+their actions.
 
 :func:`mean_std` summarises returns over seeds as the mean and the *sample* standard deviation (ddof = 1; None for a
 single seed).
@@ -33,7 +35,8 @@ from hnn.control.cem import CEMPlanner
 from hnn.systems.gym import gym_system
 from hnn.validate import check_int
 
-__all__ = ["Episode", "run_episode", "run_episodes", "random_episode", "random_episodes", "evaluate", "mean_std"]
+__all__ = ["Episode", "run_episode", "run_episodes", "random_episode", "random_episodes", "policy_episodes", "evaluate",
+           "mean_std"]
 
 
 @dataclass
@@ -71,25 +74,25 @@ def _check_seeds(seeds: Sequence[int]) -> list[int]:
 
 
 def _episodes(env_id: str, seeds: list[int], max_steps: int | None, start: Callable[[list[Any]], None],
-              act: Callable[[list[Any], list[int]], list[Any]], on_episode: Callable[[Episode], None] | None,
+              act: Callable[[list[Any], list[int], list[Any]], list[Any]],
+              on_episode: Callable[[Episode], None] | None,
               on_step: Callable[[int, int], None] | None = None) -> list[Episode]:
     """Episodes from ``reset(seed=s)`` for every seed, stepped in lock step: ``start(envs)`` once, then each step
-    ``act(live envs, their indices)`` gives one action per live env, and ``on_step(steps done, live episodes)`` is
-    called after it. The one episode loop of the module."""
+    ``act(live envs, their indices, their latest observations)`` gives one action per live env, and
+    ``on_step(steps done, live episodes)`` is called after it. The one episode loop of the module."""
     begin = time.perf_counter()
     envs = [gym.make(env_id) for _ in seeds]
     episodes: list[Episode | None] = [None] * len(seeds)
     try:
-        for env, seed in zip(envs, seeds):
-            env.reset(seed=seed)
+        observations = [env.reset(seed=seed)[0] for env, seed in zip(envs, seeds)]
         start(envs)
         totals, steps = [0.0] * len(seeds), [0] * len(seeds)
         live = [i for i in range(len(seeds)) if max_steps is None or max_steps > 0]
         while live:
-            actions = act([envs[i] for i in live], live)
+            actions = act([envs[i] for i in live], live, [observations[i] for i in live])
             still = []
             for i, action in zip(live, actions):
-                _, reward, terminated, truncated, _ = envs[i].step(action)
+                observations[i], reward, terminated, truncated, _ = envs[i].step(action)
                 totals[i] += float(reward)
                 steps[i] += 1
                 if terminated or truncated or (max_steps is not None and steps[i] >= max_steps):
@@ -118,7 +121,7 @@ def run_episodes(env_id: str, planner: CEMPlanner, seeds: Sequence[int], max_ste
         raise TypeError(f"planner must be a CEMPlanner, got {type(planner).__name__}")
     seeds, max_steps = _check_seeds(seeds), _check_max_steps(max_steps)
 
-    def act(envs: list[Any], live: list[int]) -> list[Any]:
+    def act(envs: list[Any], live: list[int], observations: list[Any]) -> list[Any]:
         states = torch.tensor(np.stack([np.asarray(env.unwrapped.state, dtype=np.float64) for env in envs]))
         actions = planner.plan_batch(states, rows=live)
         return [_env_action(a, env.action_space) for a, env in zip(actions, envs)]
@@ -141,13 +144,37 @@ def random_episodes(env_id: str, seeds: Sequence[int], max_steps: int | None = N
         for env, seed in zip(envs, seeds):
             env.action_space.seed(seed)
 
-    return _episodes(env_id, seeds, max_steps, start, lambda envs, live: [e.action_space.sample() for e in envs],
-                     on_episode)
+    return _episodes(env_id, seeds, max_steps, start,
+                     lambda envs, live, observations: [e.action_space.sample() for e in envs], on_episode)
 
 
 def random_episode(env_id: str, seed: int, max_steps: int | None = None) -> Episode:
     """One episode of uniformly random actions (``env.action_space.sample()`` seeded with ``seed``)."""
     return random_episodes(env_id, [seed], max_steps)[0]
+
+
+def policy_episodes(env_id: str, policy: Callable[[np.ndarray], Any], seeds: Sequence[int],
+                    max_steps: int | None = None,
+                    on_episode: Callable[[Episode], None] | None = None) -> list[Episode]:
+    """Episodes of an observation policy, one per seed, side by side: ``policy(observations [B, obs_dim])`` gives
+    the B live episodes' actions (e.g. ``lambda obs: sb3_model.predict(obs, deterministic=True)[0]``)."""
+    gym_system(env_id)
+    if not callable(policy):
+        raise TypeError(f"policy must be a callable policy(observations) -> actions, got {type(policy).__name__}")
+    seeds, max_steps = _check_seeds(seeds), _check_max_steps(max_steps)
+
+    def act(envs: list[Any], live: list[int], observations: list[Any]) -> list[Any]:
+        actions = policy(np.stack([np.asarray(o) for o in observations]))
+        if len(actions) != len(envs):
+            raise ValueError(f"policy returned {len(actions)} actions for {len(envs)} observations")
+        out = []
+        for a, env in zip(actions, envs):
+            space = env.action_space
+            out.append(int(a) if isinstance(space, gym.spaces.Discrete)
+                       else np.asarray(a, dtype=space.dtype).reshape(space.shape))
+        return out
+
+    return _episodes(env_id, seeds, max_steps, lambda envs: None, act, on_episode)
 
 
 def evaluate(env_id: str, planner: CEMPlanner | None, seeds: Sequence[int], max_steps: int | None = None,

@@ -158,44 +158,22 @@ def train_sac(venv: Any, steps: int, seed: int, label: str = "sac", log: Callabl
 def policy_episode(policy: Any, seed: int, max_steps: int | None = None) -> Any:
     """One episode of ``policy.predict(obs, deterministic=True)`` in the real Pendulum-v1 from ``reset(seed=seed)``
     (until the time limit, or ``max_steps``): an :class:`hnn.control.Episode`."""
-    from hnn.control.evaluate import Episode
-
-    if not callable(getattr(policy, "predict", None)):
-        raise TypeError(f"policy must have predict(obs, deterministic=True) (a stable-baselines3 model), got "
-                        f"{type(policy).__name__}")
-    seed = check_int("seed", seed, minimum=0)
-    max_steps = None if max_steps is None else check_int("max_steps", max_steps, minimum=1)
-    start = time.perf_counter()
-    env = gym.make(ENV_ID)
-    try:
-        obs, _ = env.reset(seed=seed)
-        total, steps, terminated, truncated = 0.0, 0, False, False
-        while not (terminated or truncated) and (max_steps is None or steps < max_steps):
-            action, _ = policy.predict(obs, deterministic=True)
-            obs, reward, terminated, truncated, _ = env.step(np.asarray(action, dtype=np.float32).reshape(1))
-            total += float(reward)
-            steps += 1
-    finally:
-        env.close()
-    return Episode(seed=seed, ret=total, steps=steps, terminated=bool(terminated),
-                   seconds=time.perf_counter() - start)
+    return evaluate_policy(policy, [seed], max_steps)[0]
 
 
 def evaluate_policy(policy: Any | None, seeds: Sequence[int], max_steps: int | None = None,
                     on_episode: Callable[[Any], None] | None = None) -> list[Any]:
-    """Episodes of ``policy`` (None: the random policy, :func:`hnn.control.random_episode`) for each seed."""
-    from hnn.control.evaluate import random_episode
+    """Episodes of ``policy`` (deterministic ``predict``; None: the random policy) for each seed, side by side
+    (:func:`hnn.control.policy_episodes`, :func:`hnn.control.random_episodes`)."""
+    from hnn.control.evaluate import policy_episodes, random_episodes
 
-    if isinstance(seeds, (str, bytes)) or not isinstance(seeds, Sequence) or not seeds:
-        raise ValueError(f"seeds must be a non-empty sequence of ints, got {seeds!r}")
-    episodes = []
-    for seed in seeds:
-        episode = random_episode(ENV_ID, seed, max_steps) if policy is None else policy_episode(policy, seed,
-                                                                                                 max_steps)
-        episodes.append(episode)
-        if on_episode is not None:
-            on_episode(episode)
-    return episodes
+    if policy is None:
+        return random_episodes(ENV_ID, seeds, max_steps, on_episode)
+    if not callable(getattr(policy, "predict", None)):
+        raise TypeError(f"policy must have predict(obs, deterministic=True) (a stable-baselines3 model), got "
+                        f"{type(policy).__name__}")
+    return policy_episodes(ENV_ID, lambda obs: policy.predict(obs, deterministic=True)[0], seeds, max_steps,
+                           on_episode)
 
 
 def scores(learned: float, real: float, random: float) -> dict[str, Any]:
