@@ -53,7 +53,7 @@ class Potential:
     """
 
     def __init__(self, energy: EnergyFn, state_shape: tuple[int, ...], gradient: EnergyFn | None = None,
-                 scale: Tensor | None = None) -> None:
+                 scale: Tensor | None = None, compiled: bool = False) -> None:
         self.energy = energy
         self.gradient = gradient
         self.state_shape = state_shape
@@ -61,12 +61,23 @@ class Potential:
         self.calls = 0
         self.last_value: Tensor | None = None
         self.last_raw_value: Tensor | None = None
+        # compiled: x -> (∂ΣU/∂x, U(x)) by torch.func.grad under torch.compile; its first call compiles and
+        # ``compile_seconds`` keeps that call's time
+        self.grad_and_value = compiled_grad_and_value(energy) if compiled else None
+        self.compile_seconds = 0.0
 
     def raw(self, q: Tensor) -> tuple[Tensor, Tensor]:
         """(U(q), ∂U/∂q) without temperature scaling."""
         self.calls += 1
         x = q.reshape(q.shape[0], *self.state_shape)
-        if self.gradient is not None:
+        if self.grad_and_value is not None:
+            if self.calls == 1:
+                start = time.perf_counter()
+                grad, value = self.grad_and_value(x.contiguous())
+                self.compile_seconds = time.perf_counter() - start
+            else:
+                grad, value = self.grad_and_value(x.contiguous())
+        elif self.gradient is not None:
             value = self.energy(x).detach()
             grad = self.gradient(x).detach()
         else:
@@ -88,6 +99,18 @@ class Potential:
         value, grad = self(q)
         self.last_value = value
         return grad
+
+
+def compiled_grad_and_value(energy: EnergyFn) -> Callable[[Tensor], tuple[Tensor, Tensor]]:
+    """x -> (∂U/∂x, U(x)) for a U vectorised over rows: ``torch.func.grad`` of ΣU (rows are independent, so
+    its gradient is every row's ∂U/∂x) with U as auxiliary output, compiled by ``torch.compile`` (static
+    shapes: one compilation per batch shape)."""
+
+    def total(x: Tensor) -> tuple[Tensor, Tensor]:
+        out = energy(x)
+        return out.sum(), out.detach()
+
+    return torch.compile(torch.func.grad(total, has_aux=True), dynamic=False)
 
 
 def initial_inverse_mass(force: Tensor, dense: bool) -> Tensor:
@@ -144,7 +167,9 @@ class MCMCSampler:
     - ``log_prob``: x -> log π(x) (chains,) up to a constant; the sampler uses U = −log_prob.
     Both must be differentiable torch functions of x, vectorised over chains (each row is a chain).
     ``gradient`` (optional) is the derivative of whichever of the two is given, x -> ∂U/∂x or
-    ∂log π/∂x (chains, *state_shape); without it autograd differentiates the function.  A log-density
+    ∂log π/∂x (chains, *state_shape); without it autograd differentiates the function, eagerly or, with
+    ``compile_gradient=True``, through ``torch.func.grad`` compiled by ``torch.compile`` (the function must then
+    be traceable; the first evaluation compiles, its time is ``result.compile_seconds``).  A log-density
     passed as ``energy`` makes U fall without bound: warmup stops with a ``ValueError`` naming
     ``log_prob=``.  A function that does not depend on x, or is not finite at every initial state,
     is rejected before sampling.
@@ -170,6 +195,7 @@ class MCMCSampler:
         term_buffer: int | None = None,
         base_window: int | None = None,
         initial_mass_from_gradient: bool = True,
+        compile_gradient: bool = False,
     ) -> None:
         if (energy is None) == (log_prob is None):
             raise TypeError(
@@ -182,6 +208,11 @@ class MCMCSampler:
             raise TypeError(f"{target} must be a callable x -> {target} per chain, got {type(fn).__name__}")
         if gradient is not None and not callable(gradient):
             raise TypeError(f"gradient must be a callable x -> d{target}/dx or None, got {type(gradient).__name__}")
+        if not isinstance(compile_gradient, bool):
+            raise TypeError(f"compile_gradient must be True or False, got {compile_gradient!r}")
+        if compile_gradient and gradient is not None:
+            raise ValueError("pass either gradient= or compile_gradient=True: the compiled gradient replaces autograd, "
+                             "not a given gradient")
         if step_size is not None:
             _check_positive("step_size", step_size)
         if isinstance(target_accept, bool) or not isinstance(target_accept, (int, float)) or not 0.0 < target_accept < 1.0:
@@ -214,6 +245,7 @@ class MCMCSampler:
                 _check_int(name, value, 1 if name == "base_window" else 0)
         self.buffers = (init_buffer, term_buffer, base_window)
         self.initial_mass_from_gradient = bool(initial_mass_from_gradient)
+        self.compile_gradient = compile_gradient
 
     # ------------------------------------------------------------------ set-up
     def _make_kinetic(self, dim: int, dtype: torch.dtype, device: torch.device) -> GaussianKinetic:
@@ -237,7 +269,7 @@ class MCMCSampler:
             raise ValueError("initial state contains non-finite values")
         chains = initial.shape[0]
         state_shape = tuple(initial.shape[1:])
-        potential = Potential(self.energy, state_shape, self.gradient, potential_scale)
+        potential = Potential(self.energy, state_shape, self.gradient, potential_scale, self.compile_gradient)
         q = initial.detach().clone().reshape(chains, -1)
         target = self.target
         with torch.enable_grad():
@@ -460,6 +492,7 @@ class MCMCSampler:
             step_sizes=draws.step_sizes,
             max_tree_depth=getattr(self, "max_tree_depth", None) if draws.has_depth else None,
             warmup=warmup,
+            compile_seconds=potential.compile_seconds,
         )
 
 

@@ -8,7 +8,9 @@
   log-concave.
 
 Both expose ``energy(p)``, ``velocity(p)``, ``sample(chains, generator)`` and
-``set_inverse_mass(inverse_mass)``; ``structure`` is "identity", "diag" or "dense".
+``set_inverse_mass(inverse_mass)``; ``structure`` is "identity", "diag" or "dense".  The in-place
+forms ``velocity_into(p, out)`` and ``hamiltonian_into(p, U, v_out, H_out)`` write into
+preallocated views (NUTS keeps its leaf state packed in one tensor).
 """
 from __future__ import annotations
 
@@ -84,6 +86,19 @@ class GaussianKinetic:
             velocity = self.velocity(p)
         return 0.5 * (p * velocity).sum(-1)
 
+    def velocity_into(self, p: Tensor, out: Tensor) -> Tensor:
+        """Write ∇K(p) into ``out`` (same shape as p, not overlapping it) and return ``out``."""
+        if self.structure == "identity":
+            return out.copy_(p)
+        if self.structure == "diag":
+            return torch.mul(p, self.inverse_mass, out=out)
+        return torch.matmul(p, self.inverse_mass, out=out)
+
+    def hamiltonian_into(self, p: Tensor, potential: Tensor, velocity_out: Tensor, energy_out: Tensor) -> None:
+        """Write v = ∇K(p) into ``velocity_out`` and H = U + K(p) into ``energy_out`` (U: ``potential``)."""
+        self.velocity_into(p, velocity_out)
+        torch.add(potential, torch.linalg.vecdot(p, velocity_out), alpha=0.5, out=energy_out)
+
     def whiten(self, z: Tensor) -> Tensor:
         """Map z ~ N(0, I) to p = A z ~ N(0, M)."""
         if self.structure == "identity":
@@ -123,6 +138,14 @@ class RelativisticKinetic(GaussianKinetic):
         """K(p) = c·sqrt(pᵀM⁻¹p + c²)."""
         _, root = self._scaled(p)
         return self.c * root.squeeze(-1)
+
+    def velocity_into(self, p: Tensor, out: Tensor) -> Tensor:
+        return out.copy_(self.velocity(p))
+
+    def hamiltonian_into(self, p: Tensor, potential: Tensor, velocity_out: Tensor, energy_out: Tensor) -> None:
+        minv_p, root = self._scaled(p)
+        torch.div(self.c * minv_p, root, out=velocity_out)
+        torch.add(potential, root.squeeze(-1), alpha=self.c, out=energy_out)
 
     def sample(self, chains: int, generator: torch.Generator | None = None) -> Tensor:
         direction = torch.randn(chains, self.dim, dtype=self.dtype, device=self.device, generator=generator)

@@ -48,6 +48,8 @@ class SamplingResult:
     ``divergences``: number of divergent transitions after warmup (all chains);
     ``warmup_divergences`` the same during warmup.  ``warmup``: the warmup iterations when the run
     was made with ``save_warmup=True``.  ``check_seconds``: time of the end-of-run checks.
+    ``compile_seconds``: with ``compile_gradient=True``, time of the first gradient evaluation (the
+    compilation), made before warmup starts (not in ``warmup_seconds``); 0 otherwise.
     """
 
     samples: Tensor
@@ -71,6 +73,7 @@ class SamplingResult:
     max_tree_depth: int | None = None
     warmup: WarmupDraws | None = None
     check_seconds: float = 0.0
+    compile_seconds: float = 0.0
 
     @property
     def divergences(self) -> int:
