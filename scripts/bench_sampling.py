@@ -1,187 +1,371 @@
 #!/usr/bin/env python
-"""Benchmark hnn.sampling against Pyro's NUTS on the 100-d Gaussian with standard deviations
-log-spaced in [0.01, 1] (float64, diagonal mass adaptation everywhere).
+"""Benchmark hnn.sampling's NUTS and HMC against Pyro, NumPyro and BlackJAX NUTS, side by side in one process, on
+the 100-d Gaussian with standard deviations log-spaced in [0.01, 1].
 
-    python scripts/bench_sampling.py                 # full table (~5-10 min on 2 CPU cores)
-    python scripts/bench_sampling.py --quick         # fewer draws, for a smoke test
-    python scripts/benchmark.py sampling             # the same through the dispatcher
+    python scripts/benchmark.py sampling                  # the full table (peers that are installed)
+    python scripts/benchmark.py sampling --quick          # fewer draws and chains, a smoke test
+    python scripts/benchmark.py sampling --many-chains 0  # without the 4096-chain table
+    pip install -e ".[bench]"                             # the peers: pyro-ppl, numpyro, blackjax (jax)
 
-For every run: wall time and CPU time of this process (warmup included; on a machine shared with
-other jobs the wall time is inflated, CPU time much less so), min bulk ESS over the 200 quantities
-x_i and x_i², ESS per wall second, per CPU second and per gradient evaluation (warmup gradients
-included; lock-step padding of batched chains included).  Rows: Pyro NUTS and ours with one chain
-at equal warmup (1000); ours batched with Stan's one-chain warmup (1000) and with the samplers' own
-default for that many chains (``hnn.sampling.default_num_warmup``: 200 for 64 chains, because
-adaptation pools all chains; marked *); HMC with many chains.  The goals of the sampling issue are
-checked at the end.  NumPyro and BlackJAX are run only when installed.
+Rows: Pyro NUTS (1 chain); NumPyro NUTS (1 chain, and --chains chains with chain_method="vectorized");
+BlackJAX NUTS (1 chain with window adaptation, and --chains chains under jax.vmap after window adaptation on
+one chain, then --draws discarded + --draws kept draws per chain); hnn NUTS and HMC with their default warmup,
+float32 (as the jax peers) and float64, with eager autograd, a user-supplied ``gradient=`` and
+``compile_gradient=True`` (torch.func.grad + torch.compile).  Every row is scored the same way: min ESS = min
+over the coordinates of hnn's bulk ESS (``hnn.sampling.ess``) of x and of x², chains pooled.  Columns: wall
+and CPU seconds of the timed call (warmup included; for jax rows the second, compiled call; for the hnn
+compiled rows the run without its first, compiling gradient evaluation), ``first s`` = the first call
+including compilation, ESS/s, leapfrog steps (= gradients) of the chains' own trajectories during warmup and
+sampling (BlackJAX ``info.num_integration_steps``, NumPyro ``extra_fields=("num_steps",)``, hnn
+``num_steps``; Pyro: calls of the potential), ``evals`` = hnn's batched gradient evaluations × chains (lock-step
+padding included), sampling-phase ESS per gradient, divergences after warmup.  Threads are equal on both
+sides: torch ``--threads`` intra-op threads and, for one thread, XLA_FLAGS="--xla_cpu_multi_thread_eigen=false
+intra_op_parallelism_threads=1" (set before jax is imported; printed).  The goals of the sampling issue are
+checked at the end from the figures of this run.  A peer that is not installed is reported as skipped.
 """
 from __future__ import annotations
 
 import argparse
 import importlib.util
 import math
+import os
 import sys
 import time
 import warnings
 
+import numpy as np
 import torch
 
 from hnn.sampling import HMC, NUTS, default_num_warmup, ess
 
+ONE_THREAD_XLA_FLAGS = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+PEERS = {"pyro": "pyro-ppl", "numpyro": "numpyro", "blackjax": "blackjax", "jax": "jax"}
 
-def target(dim: int) -> tuple[torch.Tensor, callable]:
-    scales = torch.logspace(-2, 0, dim, dtype=torch.float64)
+
+def scales_of(dim: int) -> np.ndarray:
+    return np.logspace(-2, 0, dim)
+
+
+def min_ess(samples) -> float:
+    """min over coordinates of the bulk ESS of x and of x² (samples: chains, draws, dim; numpy or torch)."""
+    samples = np.asarray(samples, dtype=np.float64)
+    return float(min(ess(samples).min(), ess(samples**2).min()))
+
+
+def _timed(fn):
+    start, cpu = time.perf_counter(), time.process_time()
+    out = fn()
+    return out, time.perf_counter() - start, time.process_time() - cpu
+
+
+def row(name, chains, dtype, wall, cpu, first, samples, warm_grads, grads, divergences, evals=None,
+        step=float("nan")) -> dict:
+    return {"name": name, "chains": chains, "dtype": dtype, "wall": wall, "cpu": cpu, "first": first,
+            "ess": min_ess(samples), "warm_grads": int(warm_grads), "grads": int(grads), "evals": evals,
+            "div": None if divergences is None else int(divergences), "step": step}
+
+
+# ------------------------------------------------------------------ hnn
+def run_hnn(kind: str, chains: int, dtype: torch.dtype, draws: int, dim: int, seed: int, path: str,
+            warmup: int | None = None) -> dict:
+    scales = torch.as_tensor(scales_of(dim), dtype=dtype)
 
     def energy(x: torch.Tensor) -> torch.Tensor:
         return 0.5 * ((x / scales) ** 2).sum(-1)
 
-    return scales, energy
-
-
-def min_ess(samples: torch.Tensor) -> float:
-    """min over coordinates of the bulk ESS of x and of x² (samples: chains, draws, dim)."""
-    return float(torch.minimum(ess(samples).min(), ess(samples**2).min()))
-
-
-def run_ours(kind: str, chains: int, warmup: int, draws: int, dim: int, seed: int) -> dict:
-    scales, energy = target(dim)
-    gen = torch.Generator().manual_seed(seed)
-    init = torch.randn(chains, dim, dtype=torch.float64, generator=gen)
+    options = {"gradient": lambda x: x / scales**2} if path == "gradient=" else {"compile_gradient": path == "compiled"}
     if kind == "NUTS":
-        sampler = NUTS(energy, mass="diag")
+        sampler = NUTS(energy, mass="diag", **options)
     else:
-        sampler = HMC(energy, mass="diag", trajectory_length=1.5, step_size_jitter=0.2)
-    start, cpu = time.perf_counter(), time.process_time()
-    result = sampler.sample(init, num_samples=draws, num_warmup=warmup, generator=gen)
-    wall, cpu = time.perf_counter() - start, time.process_time() - cpu
-    return {"wall": wall, "cpu": cpu, "ess": min_ess(result.samples), "grads": result.num_grad_evals,
-            "divergences": result.divergences, "step": float(result.step_size),
-            "check": getattr(result, "check_seconds", 0.0)}
+        sampler = HMC(energy, mass="diag", trajectory_length=1.5, step_size_jitter=0.2, **options)
+
+    def call(seed: int):
+        gen = torch.Generator().manual_seed(seed)
+        init = torch.randn(chains, dim, dtype=dtype, generator=gen)
+        return sampler.sample(init, num_samples=draws, num_warmup=warmup, generator=gen, save_warmup=True, warn=False)
+
+    first = None
+    if path == "compiled":  # as the jax rows: the first call compiles, the second is timed
+        _, first, _ = _timed(lambda: call(seed + 1))
+    result, wall, cpu = _timed(lambda: call(seed))
+    label = {"autograd": "", "gradient=": " gradient=", "compiled": " compiled"}[path]
+    name = f"hnn {kind}{label}"
+    return row(name, chains, str(dtype).replace("torch.", ""), wall, cpu, first, result.samples.numpy(),
+               result.warmup.num_steps.sum(), result.num_steps.sum(), result.divergences, result.num_grad_evals,
+               float(result.step_size))
 
 
-def run_pyro(warmup: int, draws: int, dim: int, seed: int) -> dict | None:
-    if importlib.util.find_spec("pyro") is None:
-        return None
+# ------------------------------------------------------------------ Pyro
+def run_pyro(draws: int, warmup: int, dim: int, seed: int) -> dict:
     import pyro
     from pyro.infer import MCMC
     from pyro.infer import NUTS as PyroNUTS
 
-    scales, energy = target(dim)
+    scales = torch.as_tensor(scales_of(dim), dtype=torch.float32)
     pyro.set_rng_seed(seed)
-    calls = {"n": 0}
+    calls = {"n": 0, "warm": 0}
 
     def potential(params):
         calls["n"] += 1
-        return energy(params["x"])
+        return 0.5 * ((params["x"] / scales) ** 2).sum()
 
-    init = {"x": torch.randn(dim, dtype=torch.float64, generator=torch.Generator().manual_seed(seed))}
+    def hook(kernel, params, stage, i):
+        if stage == "Warmup":
+            calls["warm"] = calls["n"]
+
+    init = {"x": torch.randn(dim, generator=torch.Generator().manual_seed(seed))}
     kernel = PyroNUTS(potential_fn=potential, adapt_step_size=True, adapt_mass_matrix=True, full_mass=False)
-    mcmc = MCMC(kernel, num_samples=draws, warmup_steps=warmup, initial_params=init, disable_progbar=True)
-    start, cpu = time.perf_counter(), time.process_time()
+    mcmc = MCMC(kernel, num_samples=draws, warmup_steps=warmup, initial_params=init, disable_progbar=True, hook_fn=hook)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        mcmc.run()
-    wall, cpu = time.perf_counter() - start, time.process_time() - cpu
-    samples = mcmc.get_samples()["x"].unsqueeze(0)
-    # Pyro evaluates the potential once per gradient (forward + backward); count the calls.
-    return {"wall": wall, "cpu": cpu, "ess": min_ess(samples), "grads": calls["n"], "divergences": None,
-            "step": float(kernel.step_size), "check": 0.0}
+        _, wall, cpu = _timed(mcmc.run)
+    samples = mcmc.get_samples(group_by_chain=True)["x"].numpy()
+    divergences = sum(len(v) for v in mcmc.diagnostics()["divergences"].values())
+    return row("Pyro NUTS", 1, "float32", wall, cpu, None, samples, calls["warm"], calls["n"] - calls["warm"], divergences,
+               step=float(kernel.step_size))
+
+
+# ------------------------------------------------------------------ NumPyro
+def run_numpyro(chains: int, draws: int, warmup: int, dim: int, seed: int) -> dict:
+    """NumPyro's NUTS kernel (``numpyro.infer.hmc.hmc(algo="NUTS")``, the kernel MCMC runs: diagonal mass and
+    step-size adaptation in its first ``warmup`` iterations), its chains vmapped as chain_method="vectorized"
+    does, the whole run under one ``jax.jit`` so a second call reuses the compilation."""
+    import jax
+    import jax.numpy as jnp
+    from numpyro.infer.hmc import hmc
+
+    scales = jnp.asarray(scales_of(dim), dtype=jnp.float32)
+
+    def potential(x):
+        return 0.5 * jnp.sum((x / scales) ** 2)
+
+    init_kernel, sample_kernel = hmc(potential, algo="NUTS")
+
+    def one_chain(key, init):
+        k_init, k_run = jax.random.split(key)
+        state = init_kernel(init, num_warmup=warmup, rng_key=k_init)
+
+        def step(state, _):
+            state = sample_kernel(state)
+            return state, (state.z, state.num_steps, state.diverging)
+
+        state, (z, steps, divergent) = jax.lax.scan(step, state, None, length=warmup + draws)
+        return z[warmup:], steps[:warmup].sum(), steps[warmup:].sum(), divergent[warmup:].sum(), state.adapt_state.step_size
+
+    def sample(key):
+        k_init, k_run = jax.random.split(key)
+        inits = jax.random.normal(k_init, (chains, dim), dtype=jnp.float32)
+        return jax.vmap(one_chain)(jax.random.split(k_run, chains), inits)
+
+    compiled = jax.jit(sample)
+
+    def call(key):
+        return jax.tree_util.tree_map(np.asarray, jax.block_until_ready(compiled(key)))
+
+    _, first, _ = _timed(lambda: call(jax.random.PRNGKey(seed + 1)))
+    (z, warm, grads, div, step), wall, cpu = _timed(lambda: call(jax.random.PRNGKey(seed)))
+    name = "NumPyro NUTS" + (" vectorized" if chains > 1 else "")
+    return row(name, chains, "float32", wall, cpu, first, z, warm.sum(), grads.sum(), div.sum(), step=float(step.mean()))
+
+
+# ------------------------------------------------------------------ BlackJAX
+def run_blackjax(chains: int, draws: int, warmup: int, dim: int, seed: int) -> dict:
+    import blackjax
+    import jax
+    import jax.numpy as jnp
+
+    scales = jnp.asarray(scales_of(dim), dtype=jnp.float32)
+
+    def logdensity(x):
+        return -0.5 * jnp.sum((x / scales) ** 2)
+
+    adaptation = blackjax.window_adaptation(blackjax.nuts, logdensity)
+
+    def sample(key):
+        k_init, k_adapt, k_burn, k_keep = jax.random.split(key, 4)
+        inits = jax.random.normal(k_init, (chains, dim), dtype=jnp.float32)
+        (state, parameters), info = adaptation.run(k_adapt, inits[0], num_steps=warmup)
+        warm = info.info.num_integration_steps.sum()
+        kernel = blackjax.nuts(logdensity, **parameters)
+        if chains == 1:
+            states = jax.tree_util.tree_map(lambda a: a[None], state)
+        else:
+            states = jax.vmap(kernel.init)(inits)
+
+        def step(states, key):
+            states, info = jax.vmap(kernel.step)(jax.random.split(key, chains), states)
+            return states, (states.position, info.num_integration_steps, info.is_divergent)
+
+        def burn_step(states, key):
+            states, (_, steps, _) = step(states, key)
+            return states, steps.sum()
+
+        if chains > 1:
+            states, burn = jax.lax.scan(burn_step, states, jax.random.split(k_burn, draws))
+            warm = warm + burn.sum()
+        _, (positions, steps, divergent) = jax.lax.scan(step, states, jax.random.split(k_keep, draws))
+        return positions, warm, steps.sum(), divergent.sum(), parameters["step_size"]
+
+    compiled = jax.jit(sample)
+
+    def call(key):
+        return jax.tree_util.tree_map(np.asarray, jax.block_until_ready(compiled(key)))
+
+    _, first, _ = _timed(lambda: call(jax.random.PRNGKey(seed + 1)))
+    (positions, warm, grads, div, step), wall, cpu = _timed(lambda: call(jax.random.PRNGKey(seed)))
+    name = "BlackJAX NUTS" + (" vmap" if chains > 1 else "")
+    return row(name, chains, "float32", wall, cpu, first, positions.transpose(1, 0, 2), warm, grads, div, step=float(step))
+
+
+# ------------------------------------------------------------------ table and goals
+def print_table(rows: list[dict]) -> None:
+    header = (f"{'sampler':<26} {'chains':>6} {'dtype':>7} {'wall s':>8} {'cpu s':>8} {'first s':>8} {'min ESS':>9} "
+              f"{'ESS/s':>9} {'warm grads':>11} {'grads':>10} {'evals':>10} {'ESS/grad':>9} {'div':>4} {'step':>6}")
+    print("\n" + header)
+    print("-" * len(header))
+    for r in rows:
+        first = "-" if r["first"] is None else f"{r['first']:.2f}"
+        evals = "-" if r["evals"] is None else str(r["evals"])
+        div = "-" if r["div"] is None else str(r["div"])
+        print(f"{r['name']:<26} {r['chains']:>6} {r['dtype']:>7} {r['wall']:>8.2f} {r['cpu']:>8.2f} {first:>8} "
+              f"{r['ess']:>9.1f} {r['ess'] / r['wall']:>9.1f} {r['warm_grads']:>11d} {r['grads']:>10d} {evals:>10} "
+              f"{r['ess'] / r['grads']:>9.4f} {div:>4} {r['step']:>6.3f}")
+
+
+def find(rows, name, chains, dtype="float32"):
+    return next((r for r in rows if r["name"] == name and r["chains"] == chains and r["dtype"] == dtype), None)
+
+
+def verdicts(rows: list[dict], chains: int, draws: int) -> None:
+    rate = lambda r: r["ess"] / r["wall"]
+    print("\ngoals (sampling issue 16; same run, same metric, float32 on both sides):")
+    bj64, bj1 = find(rows, "BlackJAX NUTS vmap", chains), find(rows, "BlackJAX NUTS", 1)
+    np1 = find(rows, "NumPyro NUTS", 1)
+    for label, name, goal in (("compiled path", "hnn NUTS compiled", 1.0), ("gradient=", "hnn NUTS gradient=", 1.0),
+                              ("default autograd", "hnn NUTS", 0.7)):
+        ours = find(rows, name, chains)
+        if ours is not None and bj64 is not None:
+            ratio = rate(ours) / rate(bj64)
+            print(f"  {chains} chains, {label}: {rate(ours):.0f} ESS/s = {ratio:.2f}x BlackJAX vmap {rate(bj64):.0f} "
+                  f"(goal >= {goal}x) -> {'met' if ratio >= goal else 'NOT met'}")
+    for name in ("hnn NUTS compiled", "hnn NUTS gradient="):
+        ours = find(rows, name, 1)
+        if ours is not None and np1 is not None:
+            ratio = rate(ours) / rate(np1)
+            print(f"  1 chain, {name}: {ratio:.3f}x NumPyro's compiled single-chain ESS/s (goal >= 0.25x) -> "
+                  f"{'met' if ratio >= 0.25 else 'NOT met'}")
+    for a, b in (("hnn NUTS", "BlackJAX NUTS"), ("hnn NUTS", "NumPyro NUTS"),
+                 ("hnn NUTS", "BlackJAX NUTS vmap"), ("hnn NUTS", "NumPyro NUTS vectorized")):
+        n = 1 if "vmap" not in b and "vectorized" not in b else chains
+        ours, peer = find(rows, a, n), find(rows, b, n)
+        if ours is not None and peer is not None:
+            ratio = (ours["ess"] / ours["grads"]) / (peer["ess"] / peer["grads"])
+            print(f"  sampling-phase ESS/grad, {a} x{n} / {b}: {ratio:.2f} (within 20 %: "
+                  f"{'yes' if abs(ratio - 1) <= 0.2 else 'NO'}); leapfrog steps per draw {ours['grads'] / (n * draws):.1f} "
+                  f"vs {peer['grads'] / (n * draws):.1f}, min ESS {ours['ess']:.0f} vs {peer['ess']:.0f}")
+    if bj1 is not None:
+        print(f"  (BlackJAX 1 chain: {1e6 * bj1['wall'] / (bj1['warm_grads'] + bj1['grads']):.1f} us per gradient)")
+
+
+def overhead_per_gradient(dim: int, dtype: torch.dtype, seed: int, draws: int = 300) -> None:
+    """One chain, fixed step and metric: NUTS time per gradient minus the user's gradient (same calls, timed alone)."""
+    scales = torch.as_tensor(scales_of(dim), dtype=dtype)
+    gradient = lambda x: x / scales**2
+    energy = lambda x: 0.5 * ((x / scales) ** 2).sum(-1)
+    sampler = NUTS(energy, gradient=gradient, mass=scales**-2, step_size=0.5, adapt_step_size=False)
+    init = torch.randn(1, dim, dtype=dtype, generator=torch.Generator().manual_seed(seed)) * scales
+    result, wall, _ = _timed(lambda: sampler.sample(init, num_samples=draws, num_warmup=0,
+                                                    generator=torch.Generator().manual_seed(seed), warn=False))
+    calls = result.num_grad_evals
+    x = init.clone()
+    start = time.perf_counter()
+    for _ in range(calls):
+        energy(x), gradient(x)
+    user = (time.perf_counter() - start) / calls
+    print(f"\n1 chain, {str(dtype).replace('torch.', '')}, gradient= (U and dU/dx: {1e6 * user:.1f} us per call): NUTS "
+          f"{1e6 * wall / calls:.1f} us per gradient -> overhead {1e6 * (wall / calls - user):.1f} us (goal <= 50 us) -> "
+          f"{'met' if wall / calls - user <= 50e-6 else 'NOT met'}")
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dim", type=int, default=100)
     parser.add_argument("--draws", type=int, default=1000)
-    parser.add_argument("--warmup", type=int, default=1000, help="warmup of the 1-chain runs (Pyro's too)")
+    parser.add_argument("--warmup", type=int, default=1000, help="warmup of the peers' runs (hnn: its default)")
     parser.add_argument("--chains", type=int, default=64)
-    parser.add_argument("--batched-warmup", type=int, default=None,
-                        help="second warmup of the batched runs (default: the samplers' default for --chains, "
-                             "i.e. default_num_warmup(chains); adaptation is pooled over all chains)")
-    parser.add_argument("--many-chains", type=int, default=512, help="chains of the large HMC run (0: skip)")
+    parser.add_argument("--many-chains", type=int, default=4096, help="chains of the scaling table (0: skip)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads (tiny tensors: 1 is fastest)")
-    parser.add_argument("--quick", action="store_true", help="200 warmup + 200 draws, 16 chains")
-    parser.add_argument("--skip-pyro", action="store_true")
+    parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads; 1 also sets XLA to one thread")
+    parser.add_argument("--quick", action="store_true", help="200 warmup + 200 draws, 16 chains, 256 many chains")
+    parser.add_argument("--skip", nargs="*", default=[], choices=["pyro", "numpyro", "blackjax", "hnn"])
     args = parser.parse_args(argv)
     if args.quick:
-        args.draws, args.warmup, args.chains, args.batched_warmup, args.many_chains = 200, 200, 16, 100, 64
-    if args.batched_warmup is None:
-        args.batched_warmup = default_num_warmup(args.chains)
+        args.draws, args.warmup, args.chains, args.many_chains = 200, 200, 16, min(args.many_chains, 256)
+    if args.threads == 1:
+        os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " " + ONE_THREAD_XLA_FLAGS).strip()
     torch.set_num_threads(args.threads)
-    print(f"Target: {args.dim}-d Gaussian, sd log-spaced 0.01..1, float64, diagonal mass adaptation; "
-          f"torch {torch.__version__}, {torch.get_num_threads()} thread(s)")
-    runs = [
-        ("Pyro NUTS", 1, args.warmup, lambda: None if args.skip_pyro else run_pyro(args.warmup, args.draws, args.dim, args.seed)),
-        ("hnn NUTS", 1, args.warmup, lambda: run_ours("NUTS", 1, args.warmup, args.draws, args.dim, args.seed)),
-        ("hnn HMC", 1, args.warmup, lambda: run_ours("HMC", 1, args.warmup, args.draws, args.dim, args.seed)),
-    ]
-    for warmup in dict.fromkeys((args.warmup, args.batched_warmup)):
-        for kind in ("NUTS", "HMC"):
-            runs.append((f"hnn {kind}", args.chains, warmup,
-                         lambda kind=kind, warmup=warmup: run_ours(kind, args.chains, warmup, args.draws, args.dim, args.seed)))
-    if args.many_chains:
-        runs.append(("hnn HMC", args.many_chains, args.batched_warmup,
-                     lambda: run_ours("HMC", args.many_chains, args.batched_warmup, args.draws, args.dim, args.seed)))
+    installed = {name: importlib.util.find_spec(name) is not None for name in PEERS}
+    print(f"Target: {args.dim}-d Gaussian, sd log-spaced 0.01..1; diagonal mass adaptation everywhere; "
+          f"{args.draws} draws per chain; peers warmup {args.warmup}, hnn default_num_warmup(chains)")
+    print(f"Threads: torch {torch.__version__} {torch.get_num_threads()} intra-op thread(s); "
+          f"XLA_FLAGS={os.environ.get('XLA_FLAGS', '(unset)')!r}")
+    for name, dist in PEERS.items():
+        if not installed[name]:
+            print(f"{dist} is not installed: its rows are skipped (pip install -e '.[bench]')")
+    jax_ok = installed["jax"]
+    if jax_ok:
+        import jax
+
+        print(f"jax {jax.__version__} on {jax.devices()[0].platform}, float32")
+    runs = []
+    if installed["pyro"] and "pyro" not in args.skip:
+        runs.append(lambda: run_pyro(args.draws, args.warmup, args.dim, args.seed))
+    for chains in (1, args.chains):
+        if jax_ok and installed["numpyro"] and "numpyro" not in args.skip:
+            runs.append(lambda chains=chains: run_numpyro(chains, args.draws, args.warmup, args.dim, args.seed))
+        if jax_ok and installed["blackjax"] and "blackjax" not in args.skip:
+            runs.append(lambda chains=chains: run_blackjax(chains, args.draws, args.warmup, args.dim, args.seed))
+        if "hnn" not in args.skip:
+            for kind in ("NUTS", "HMC"):
+                for dtype in (torch.float32, torch.float64):
+                    runs.append(lambda kind=kind, chains=chains, dtype=dtype: run_hnn(
+                        kind, chains, dtype, args.draws, args.dim, args.seed, "autograd"))
+            for path in ("gradient=", "compiled"):
+                runs.append(lambda chains=chains, path=path: run_hnn(
+                    "NUTS", chains, torch.float32, args.draws, args.dim, args.seed, path))
     rows = []
-    for name, chains, warmup, fn in runs:
-        print(f"running {name} with {chains} chain(s), {warmup} warmup + {args.draws} draws ...", flush=True)
+    for fn in runs:
         out = fn()
-        if out is None:
-            print("  skipped")
-            continue
-        print(f"  done in {out['wall']:.1f} s", flush=True)
-        rows.append((name, chains, warmup, out))
-    for missing in ("numpyro", "blackjax"):
-        if importlib.util.find_spec(missing) is None:
-            print(f"{missing} is not installed: skipped")
-    header = (f"{'sampler':<10} {'chains':>6} {'warmup':>6} {'wall s':>8} {'cpu s':>8} {'check s':>8} {'min ESS':>9} "
-              f"{'ESS/s':>9} {'ESS/cpu-s':>9} {'grads':>10} {'ESS/grad':>9} {'div':>5} {'step':>7}")
-    print("\n" + header)
-    print("-" * len(header))
-    pyro_row = next((r for r in rows if r[0] == "Pyro NUTS"), None)
-    for name, chains, warmup, out in rows:
-        div = "-" if out["divergences"] is None else str(out["divergences"])
-        mark = "*" if warmup == default_num_warmup(chains) else " "
-        print(f"{name:<10} {chains:>6} {warmup:>5}{mark} {out['wall']:>8.2f} {out['cpu']:>8.2f} {out['check']:>8.2f} {out['ess']:>9.1f} "
-              f"{out['ess'] / out['wall']:>9.1f} {out['ess'] / out['cpu']:>9.1f} {out['grads']:>10d} "
-              f"{out['ess'] / out['grads']:>9.4f} {div:>5} {out['step']:>7.3f}")
-    print("\nmin ESS = min over the 100 coordinates of bulk ESS(x_i) and bulk ESS(x_i²), chains pooled; "
-          "ESS/s and ESS/grad include warmup; * = the samplers' default warmup for that many chains; check s = the "
-          "end-of-run checks (R-hat, ESS, E-BFMI, ... -> SamplingWarning), included in wall and cpu.")
-    if pyro_row is not None:
-        base = pyro_row[3]
-        for name, chains, warmup, out in rows:
-            if name == "Pyro NUTS":
-                continue
-            print(f"  {name} x{chains} (warmup {warmup}): {out['ess'] / out['wall'] / (base['ess'] / base['wall']):.1f}x "
-                  f"Pyro's ESS/s, {out['ess'] / out['cpu'] / (base['ess'] / base['cpu']):.1f}x Pyro's ESS/cpu-s, "
-                  f"{(out['ess'] / out['grads']) / (base['ess'] / base['grads']):.2f}x Pyro's ESS/grad")
-
-
+        print(f"  {out['name']} x{out['chains']} {out['dtype']}: {out['wall']:.1f} s", flush=True)
+        rows.append(out)
+    print_table(rows)
+    print("\nmin ESS = min over the coordinates of hnn's bulk ESS of x_i and x_i², chains pooled; wall/cpu s: the timed "
+          "call, warmup included; first s: the first call including compilation (jax: jit; hnn compiled: the run with "
+          "its compiling first gradient); grads: leapfrog steps of the chains' own trajectories (warmup / sampling); "
+          "evals: hnn's batched gradient evaluations x chains, padding of lock-step chains included; ESS/grad: "
+          "sampling phase; div: divergences after warmup.")
+    verdicts(rows, args.chains, args.draws)
+    if "hnn" not in args.skip:
+        overhead_per_gradient(args.dim, torch.float32, args.seed)
+    if args.many_chains:
+        many = []
+        print(f"\nscaling: {args.many_chains} chains", flush=True)
+        if jax_ok and installed["blackjax"] and "blackjax" not in args.skip:
+            many.append(run_blackjax(args.many_chains, args.draws, args.warmup, args.dim, args.seed))
+        if jax_ok and installed["numpyro"] and "numpyro" not in args.skip:
+            many.append(run_numpyro(args.many_chains, args.draws, args.warmup, args.dim, args.seed))
+        if "hnn" not in args.skip:
+            for path in ("autograd", "gradient="):
+                many.append(run_hnn("NUTS", args.many_chains, torch.float32, args.draws, args.dim, args.seed, path))
+            many.append(run_hnn("HMC", args.many_chains, torch.float32, args.draws, args.dim, args.seed, "autograd"))
+        print_table(many)
+        bj = find(many, "BlackJAX NUTS vmap", args.many_chains)
+        for r in many:
+            if bj is not None and r["name"].startswith("hnn"):
+                print(f"  {r['name']} x{r['chains']}: {r['ess'] / r['wall'] / (bj['ess'] / bj['wall']):.2f}x BlackJAX "
+                      f"vmap ESS/s")
     if args.quick:
-        print("\n--quick: 200 draws, not the issue's setting; goals are judged only by the full run")
-        return
-    print("\ngoals (sampling issue):")
-    ours = [r for r in rows if r[0] != "Pyro NUTS"]
-    if pyro_row is not None:
-        one = next((r for r in ours if r[0] == "hnn NUTS" and r[1] == 1), None)
-        if one is not None:
-            ratio = (one[3]["ess"] / one[3]["grads"]) / (pyro_row[3]["ess"] / pyro_row[3]["grads"])
-            print(f"  1 chain, ESS/grad at least Pyro's at equal warmup: hnn NUTS {ratio:.2f}x -> "
-                  f"{'met' if ratio >= 1 else 'NOT met'}")
-    for name, chains, warmup, out in ours:
-        if warmup == default_num_warmup(chains):
-            value = out["ess"] / out["grads"]
-            print(f"  >= 0.04 min-ESS/grad with the default warmup: {name} x{chains} (warmup {warmup}) {value:.4f} -> "
-                  f"{'met' if value >= 0.04 else 'NOT met'}")
-    vectorised = [r for r in ours if r[1] >= 64]
-    if vectorised:
-        name, chains, warmup, out = max(vectorised, key=lambda r: r[3]["ess"] / r[3]["wall"])
-        floor = 50 * pyro_row[3]["ess"] / pyro_row[3]["wall"] if pyro_row is not None else float("nan")
-        rate = out["ess"] / out["wall"]
-        print(f"  vectorised ESS/s >= BlackJAX's 64-chain 11.4k (measured on this kind of machine; floor 50x Pyro = "
-              f"{floor:.0f}): best {name} x{chains} (warmup {warmup}) {rate:.0f} -> "
-              f"{'met' if rate >= 11400 else 'NOT met'}")
+        print("\n--quick: not the issue's setting; goals are judged only by the full run")
 
 
 if __name__ == "__main__":
