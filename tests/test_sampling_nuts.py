@@ -166,21 +166,24 @@ CASES = {
 }
 
 
-def _run_one_transition(monkeypatch, case: str, chains: int, seed: int):
+def _run_one_transition(monkeypatch, case: str, chains: int, seed: int, backend: str = "auto"):
     options, step, ref_kinetic = CASES[case]
     seen = _record_randoms(monkeypatch)
     g = torch.Generator().manual_seed(seed)
     init = torch.randn(chains, 5, dtype=F64, generator=g) * torch.as_tensor(SCALES)  # exact draws: stationary start
     sampler = NUTS(_gaussian_energy, step_size=step, adapt_step_size=False, max_tree_depth=6, **options)
+    sampler.tree_backend = backend
     result = sampler.sample(init, num_samples=1, num_warmup=0, generator=g)
     reference = ReferenceNUTS(_reference_grad_u, ref_kinetic, step, max_depth=6)
     return init.numpy(), seen, result, reference
 
 
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_trees_match_stan_reference_exactly(monkeypatch, case):
+def test_trees_match_stan_reference_exactly(monkeypatch, case, backend):
+    """Both tree builders (NumPy, the CPU default, and torch, used on other devices) against the reference."""
     chains = 400
-    q0, seen, result, reference = _run_one_transition(monkeypatch, case, chains, seed=1)
+    q0, seen, result, reference = _run_one_transition(monkeypatch, case, chains, seed=1, backend=backend)
     p0, forward = seen["p0"].numpy(), seen["forward"].numpy()
     depth, n_steps, accept, divergent = [], [], [], []
     for c in range(chains):
@@ -196,11 +199,11 @@ def test_trees_match_stan_reference_exactly(monkeypatch, case):
     assert any(divergent) == (case == "divergent")
 
 
-@pytest.mark.parametrize("case", ["identity", "relativistic"])
-def test_draws_follow_stan_selection_law(monkeypatch, case):
+@pytest.mark.parametrize("case, backend", [("identity", "numpy"), ("relativistic", "numpy"), ("identity", "torch")])
+def test_draws_follow_stan_selection_law(monkeypatch, case, backend):
     """E[x₁ x₀ | tree] and E[x₁² | tree] from the reference's exact law of the draw; batched draws within 5 MCSE."""
     chains = 3000
-    q0, seen, result, reference = _run_one_transition(monkeypatch, case, chains, seed=2)
+    q0, seen, result, reference = _run_one_transition(monkeypatch, case, chains, seed=2, backend=backend)
     p0, forward = seen["p0"].numpy(), seen["forward"].numpy()
     x1 = result.samples[:, 0].numpy()
     stats_batched = np.concatenate([x1 * q0, x1**2], axis=1)  # (chains, 10)
@@ -242,3 +245,10 @@ def test_efficiency_on_iid_gaussian_matches_stan_behaviour():
     assert 0.6 <= float(result.step_size) <= 1.1, float(result.step_size)
     assert float(ess(result.samples).min()) / grads >= 0.12
     assert float(ess(result.samples**2).min()) / grads >= 0.05
+
+
+def test_tree_backend_is_checked():
+    sampler = NUTS(lambda x: 0.5 * (x**2).sum(-1), step_size=0.5, adapt_step_size=False)
+    sampler.tree_backend = "jax"
+    with pytest.raises(ValueError, match="tree_backend must be"):
+        sampler.sample(torch.zeros(2, 3, dtype=F64), num_samples=1, num_warmup=0, warn=False)

@@ -69,7 +69,8 @@ class Potential:
     def raw(self, q: Tensor) -> tuple[Tensor, Tensor]:
         """(U(q), ∂U/∂q) without temperature scaling."""
         self.calls += 1
-        x = q.reshape(q.shape[0], *self.state_shape)
+        flat = len(self.state_shape) == 1  # x is q itself: no reshapes
+        x = q if flat else q.reshape(q.shape[0], *self.state_shape)
         if self.grad_and_value is not None:
             if self.calls == 1:
                 start = time.perf_counter()
@@ -86,6 +87,8 @@ class Potential:
                 out = self.energy(x)
                 (grad,) = torch.autograd.grad(out.sum(), x)
             value = out.detach()
+        if flat and grad.shape == q.shape and value.shape == q.shape[:1]:
+            return value, grad
         return value.reshape(q.shape[0]), grad.reshape(q.shape)
 
     def __call__(self, q: Tensor) -> tuple[Tensor, Tensor]:

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -82,6 +83,9 @@ class NUTS(MCMCSampler):
         self.max_tree_depth = max_tree_depth
         # leaves between host-side "is any chain still building?" checks (1 on CPU, where a check is cheap)
         self.check_every = 1
+        # where the tree is built: "auto" = NumPy for float32/float64 states on the CPU (the gradient stays a torch
+        # call on a tensor sharing the array's memory), torch otherwise; "torch" or "numpy" to choose
+        self.tree_backend = "auto"
 
     def _tree_randoms(self, chains: int, dtype: torch.dtype, device: torch.device,
                       generator: torch.Generator | None) -> tuple[Tensor, Tensor]:
@@ -97,7 +101,19 @@ class NUTS(MCMCSampler):
             cached = self._cached_workspace = _Workspace(key)
         return cached
 
+    def _use_numpy(self, q: Tensor) -> bool:
+        if self.tree_backend not in ("auto", "torch", "numpy"):
+            raise ValueError(f"tree_backend must be 'auto', 'torch' or 'numpy', got {self.tree_backend!r}")
+        if self.tree_backend == "auto":
+            return q.device.type == "cpu" and q.dtype in (torch.float32, torch.float64)
+        return self.tree_backend == "numpy"
+
     def _transition(self, state: ChainState, step_size: Tensor, potential: Potential, kinetic, generator, warmup: bool):
+        if self._use_numpy(state.q):
+            return self._transition_numpy(state, step_size, potential, kinetic, generator)
+        return self._transition_torch(state, step_size, potential, kinetic, generator)
+
+    def _transition_torch(self, state: ChainState, step_size: Tensor, potential: Potential, kinetic, generator):
         q0, force0, pe0 = state.q, state.force, state.potential
         chains, dim = q0.shape
         dtype, device = q0.dtype, q0.device
@@ -236,18 +252,166 @@ class NUTS(MCMCSampler):
         return new_state, stats
 
 
+    def _transition_numpy(self, state: ChainState, step_size: Tensor, potential: Potential, kinetic, generator):
+        """``_transition_torch`` step for step on NumPy arrays (a NumPy operation on these small arrays costs a
+        fraction of a torch dispatch); the random numbers come from the same torch generator."""
+        chains, dim = state.q.shape
+        dtype, device = state.q.dtype, state.q.device
+        max_depth = self.max_tree_depth
+        ws = self._workspace_numpy(chains, dim, dtype)
+        o_f, o_u, o_h, o_c, o_p, o_v = ws.offsets
+        z, sub = ws.z, ws.sub
+        q, f, u, energy, c, p, v = ws.q, ws.f, ws.u, ws.energy, ws.c, ws.p, ws.v
+        kin = _NumpyKinetic(kinetic)
+        inf = math.inf
+
+        q0, force0, pe0 = state.q.numpy(), state.force.numpy(), state.potential.numpy()
+        p0 = kinetic.sample(chains, generator).numpy()
+        forward_t, log_u_merge_t = self._tree_randoms(chains, dtype, device, generator)
+        forward_dirs, log_u_merge = forward_t.numpy(), log_u_merge_t.numpy()
+        step = float(step_size)
+        z0 = np.empty((chains, 5 * dim + 2), dtype=z.dtype)
+        z0[:, :o_f], z0[:, o_f:o_u], z0[:, o_u], z0[:, o_c:o_p], z0[:, o_p:o_v] = q0, force0, pe0, 0.0, p0
+        kin.hamiltonian_into(z0[:, o_p:o_v], z0[:, o_u], z0[:, o_v:], z0[:, o_h])
+        h_initial = z0[:, o_h].copy()
+        threshold = h_initial + self.max_energy_error  # a leaf with H above it (or H not finite) diverges
+        edges = np.stack((z0, z0))  # (2, chains, width): the tree's backward (0) and forward (1) ends
+        prop = z0  # the tree's current proposal
+        rho = p0.copy()
+        sides = np.stack((~forward_dirs, forward_dirs), 1)[..., None]  # (max_depth, 2, chains, 1)
+        steps = np.where(forward_dirs, step, -step).astype(z.dtype)[..., None]  # (max_depth, chains, 1)
+        half_kicks = -0.5 * steps
+        log_weight = np.zeros(chains, dtype=z.dtype)
+        active = np.ones(chains, dtype=bool)
+        depth = np.zeros(chains, dtype=np.int64)
+        sum_accept = np.zeros(chains, dtype=z.dtype)
+        n_steps = np.zeros(chains, dtype=np.int64)
+        divergent = np.zeros(chains, dtype=bool)
+        contiguous_q = ws.q_contiguous
+
+        with np.errstate(invalid="ignore", over="ignore"):
+            for d in range(max_depth):
+                if d > 0 and not active.any():
+                    break
+                fwd_col = forward_dirs[d][:, None]
+                np.copyto(z, np.where(fwd_col, edges[1], edges[0]))
+                c[...] = 0.0
+                np.copyto(sub, z)
+                h, half_kick = steps[d], half_kicks[d]
+                n_leaves = 1 << d
+                level = ws.levels[d]
+                log_u_leaf = torch.rand(n_leaves, chains, dtype=dtype, device=device, generator=generator).log_().numpy()
+                level.active[...] = False
+                sub_active = active
+                sub_log_weight = np.full(chains, -inf, dtype=z.dtype)
+                for k in range(n_leaves):
+                    if k > 0 and k % self.check_every == 0 and not sub_active.any():
+                        break  # every chain's subtree has ended: the rest of the batch would be pure padding
+                    p += half_kick * f
+                    q += h * kin.velocity_into(p, v)
+                    value, grad = potential(torch.from_numpy(q if contiguous_q else np.ascontiguousarray(q)))
+                    f[...] = grad.numpy()
+                    u[...] = value.numpy()
+                    p += half_kick * f
+                    kin.hamiltonian_into(p, u, v, energy)
+                    ok = (energy <= threshold) & (energy != -inf)
+                    log_w = level.log_w[k]
+                    np.subtract(h_initial, energy, out=log_w)
+                    log_w[~ok] = -inf
+                    level.active[k] = sub_active
+                    new_sub_log_weight = np.logaddexp(sub_log_weight, log_w)
+                    np.copyto(sub, z, where=(log_u_leaf[k] < log_w - new_sub_log_weight)[:, None])
+                    sub_log_weight = new_sub_log_weight
+                    level.start_writes[_trailing_zeros(k, d)][...] = ws.cpv
+                    c += p
+                    keep = ok
+                    levels = _trailing_ones(k)
+                    if levels:
+                        s_c, s_v, m_c, m_p, m_v, e_p, e_v = level.checks[levels]
+                        dots = level.dots[levels]
+                        rho_full = c - s_c
+                        rho_ext1 = m_c - s_c + m_p
+                        rho_ext2 = c - m_c + e_p
+                        np.vecdot(s_v, rho_full, out=dots[0])
+                        np.vecdot(v, rho_full, out=dots[1])
+                        np.vecdot(s_v, rho_ext1, out=dots[2])
+                        np.vecdot(m_v, rho_ext1, out=dots[3])
+                        np.vecdot(e_v, rho_ext2, out=dots[4])
+                        np.vecdot(v, rho_ext2, out=dots[5])
+                        keep = keep & (dots.reshape(-1, chains).min(0) > 0)
+                        if levels < d:
+                            level.end_writes[levels][...] = ws.pv
+                    elif d > 0:
+                        level.end_writes[0][...] = ws.pv
+                    sub_active = sub_active & keep
+                # ---- statistics of the steps each chain really took, then merge the subtree into the tree
+                leaf_active = level.active
+                leaf_log_w = np.where(leaf_active, level.log_w, -inf)
+                sum_accept += np.exp(np.minimum(leaf_log_w, 0.0)).sum(0)
+                n_steps += leaf_active.sum(0)
+                divergent |= (leaf_active & (leaf_log_w == -inf)).any(0)
+                valid = sub_active
+                ends, ends_bwd = ws.ends, ws.ends_bwd
+                ends[0], ends[1], ends[2], ends[3] = edges[0, :, o_p:], edges[1, :, o_p:], level.first_pv, ws.pv
+                ends_bwd[0], ends_bwd[1], ends_bwd[2], ends_bwd[3] = ends[3], ends[2], ends[0], ends[1]
+                np.copyto(ends, ends_bwd, where=~fwd_col)
+                a_left_v, b_right_v = ends[0, :, dim:], ends[3, :, dim:]
+                a_right_p, a_right_v = ends[1, :, :dim], ends[1, :, dim:]
+                b_left_p, b_left_v = ends[2, :, :dim], ends[2, :, dim:]
+                rho_a = np.where(fwd_col, rho, c)
+                rho_b = np.where(fwd_col, c, rho)
+                rho_total = rho_a + rho_b
+                rho_ext_a = rho_a + b_left_p
+                rho_ext_b = rho_b + a_right_p
+                dots = ws.dots
+                np.vecdot(a_left_v, rho_total, out=dots[0])
+                np.vecdot(b_right_v, rho_total, out=dots[1])
+                np.vecdot(a_left_v, rho_ext_a, out=dots[2])
+                np.vecdot(b_left_v, rho_ext_a, out=dots[3])
+                np.vecdot(a_right_v, rho_ext_b, out=dots[4])
+                np.vecdot(b_right_v, rho_ext_b, out=dots[5])
+                no_turn = dots.min(0) > 0
+                np.copyto(edges, z[None], where=sides[d] & valid[:, None])
+                rho = np.where(valid[:, None], rho_total, rho)
+                take = valid & (log_u_merge[d] < sub_log_weight - log_weight)
+                np.copyto(prop, sub, where=take[:, None])
+                log_weight = np.where(valid, np.logaddexp(log_weight, sub_log_weight), log_weight)
+                depth += valid
+                active = valid & no_turn
+
+        new_state = ChainState(torch.from_numpy(prop[:, :o_f].copy()), torch.from_numpy(prop[:, o_u].copy()),
+                               torch.from_numpy(prop[:, o_f:o_u].copy()))
+        stats = {
+            "accept_prob": torch.from_numpy(sum_accept / np.maximum(n_steps, 1)),
+            "divergent": torch.from_numpy(divergent),
+            "num_steps": torch.from_numpy(n_steps),
+            "tree_depth": torch.from_numpy(depth),
+            "energy": torch.from_numpy(prop[:, o_h].copy()),
+        }
+        return new_state, stats
+
+    def _workspace_numpy(self, chains: int, dim: int, dtype: torch.dtype) -> "_Workspace":
+        key = (chains, dim, dtype, "numpy", self.max_tree_depth)
+        cached = getattr(self, "_cached_workspace", None)
+        if cached is None or cached.key != key:
+            cached = self._cached_workspace = _Workspace(key)
+        return cached
+
+
 class _Level:
     """Buffers of the depth-d subtree and their views, made once per workspace: per-leaf log weights and
-    activity, the checkpoints [c | p | v] at block starts (d + 1 levels) and [p | v] at block ends."""
+    activity, the checkpoints [c | p | v] at block starts (d + 1 levels) and [p | v] at block ends.  Torch
+    tensors, or NumPy arrays (sharing their memory) when ``as_numpy``."""
 
-    def __init__(self, d: int, chains: int, dim: int, dtype: torch.dtype, device: torch.device) -> None:
+    def __init__(self, d: int, chains: int, dim: int, dtype: torch.dtype, device: torch.device, as_numpy: bool) -> None:
         n_leaves = 1 << d
-        self.log_w = torch.empty(n_leaves, chains, dtype=dtype, device=device)
-        self.active = torch.zeros(n_leaves, chains, dtype=torch.bool, device=device)
-        self.log_w_rows = list(self.log_w.unbind(0))
-        self.active_rows = list(self.active.unbind(0))
-        start = torch.empty(d + 1, chains, 3 * dim, dtype=dtype, device=device)
-        end = torch.empty(max(d, 1), chains, 2 * dim, dtype=dtype, device=device)
+        convert = (lambda t: t.numpy()) if as_numpy else (lambda t: t)
+        self.log_w = convert(torch.empty(n_leaves, chains, dtype=dtype, device=device))
+        self.active = convert(torch.zeros(n_leaves, chains, dtype=torch.bool, device=device))
+        self.log_w_rows = list(self.log_w)
+        self.active_rows = list(self.active)
+        start = convert(torch.empty(d + 1, chains, 3 * dim, dtype=dtype, device=device))
+        end = convert(torch.empty(max(d, 1), chains, 2 * dim, dtype=dtype, device=device))
         self.start_writes = [start[: t + 1] for t in range(d + 1)]
         self.end_writes = [end[: t + 1] for t in range(max(d, 1))]
         self.first_pv = start[d, :, dim:]
@@ -259,23 +423,66 @@ class _Level:
             )
             for j in range(1, d + 1)
         ]
+        self.dots = [None] + [convert(torch.empty(6, j, chains, dtype=dtype, device=device)) for j in range(1, d + 1)]
 
 
 class _Workspace:
     """The packed leaf state z = [q | f | U | H | c | p | v] (chains, 5D + 2), the subtree proposal and the
-    per-depth buffers of one (chains, D, dtype, device, max_tree_depth), with their views made once."""
+    per-depth buffers of one (chains, D, dtype, device or "numpy", max_tree_depth), with their views made once."""
 
     def __init__(self, key) -> None:
         chains, dim, dtype, device, max_depth = key
         self.key = key
+        as_numpy = device == "numpy"
+        device = torch.device("cpu") if as_numpy else device
+        convert = (lambda t: t.numpy()) if as_numpy else (lambda t: t)
         self.offsets = (dim, 2 * dim, 2 * dim + 1, 2 * dim + 2, 3 * dim + 2, 4 * dim + 2)
         o_f, o_u, o_h, o_c, o_p, o_v = self.offsets
-        self.z = torch.empty(chains, 5 * dim + 2, dtype=dtype, device=device)
-        self.sub = torch.empty_like(self.z)
+        self.z = convert(torch.empty(chains, 5 * dim + 2, dtype=dtype, device=device))
+        self.sub = convert(torch.empty(chains, 5 * dim + 2, dtype=dtype, device=device))
         z = self.z
         self.q, self.f, self.u, self.energy = z[:, :o_f], z[:, o_f:o_u], z[:, o_u], z[:, o_h]
         self.c, self.p, self.v = z[:, o_c:o_p], z[:, o_p:o_v], z[:, o_v:]
         self.cpv, self.pv = z[:, o_c:], z[:, o_p:]
-        self.q_contiguous = self.q.is_contiguous()
+        self.q_contiguous = chains == 1
         self.neg_inf = torch.tensor(-math.inf, dtype=dtype, device=device)
-        self.levels = [_Level(d, chains, dim, dtype, device) for d in range(max_depth)]
+        self.levels = [_Level(d, chains, dim, dtype, device, as_numpy) for d in range(max_depth)]
+        # the ends [p | v] of the merged tree's halves, and the six U-turn dot products of a merge
+        self.ends = convert(torch.empty(4, chains, 2 * dim, dtype=dtype, device=device))
+        self.ends_bwd = convert(torch.empty(4, chains, 2 * dim, dtype=dtype, device=device))
+        self.dots = convert(torch.empty(6, chains, dtype=dtype, device=device))
+
+
+class _NumpyKinetic:
+    """∇K and H = U + K of a ``GaussianKinetic`` or ``RelativisticKinetic`` on NumPy arrays (its M⁻¹ shared)."""
+
+    def __init__(self, kinetic) -> None:
+        self.structure = kinetic.structure
+        self.inverse_mass = None if kinetic.inverse_mass is None else kinetic.inverse_mass.numpy()
+        self.c = getattr(kinetic, "c", None)  # speed of light of a relativistic kinetic energy
+
+    def _minv(self, p: np.ndarray, out: np.ndarray) -> np.ndarray:
+        if self.structure == "identity":
+            np.copyto(out, p)
+        elif self.structure == "diag":
+            np.multiply(p, self.inverse_mass, out=out)
+        else:
+            np.matmul(p, self.inverse_mass, out=out)
+        return out
+
+    def velocity_into(self, p: np.ndarray, out: np.ndarray) -> np.ndarray:
+        self._minv(p, out)
+        if self.c is not None:
+            out *= self.c / np.sqrt(np.vecdot(p, out) + self.c**2)[:, None]
+        return out
+
+    def hamiltonian_into(self, p: np.ndarray, potential: np.ndarray, velocity_out: np.ndarray,
+                         energy_out: np.ndarray) -> None:
+        self._minv(p, velocity_out)
+        quad = np.vecdot(p, velocity_out)
+        if self.c is None:
+            np.add(potential, 0.5 * quad, out=energy_out)
+        else:
+            root = np.sqrt(quad + self.c**2)
+            velocity_out *= (self.c / root)[:, None]
+            np.add(potential, self.c * root, out=energy_out)
