@@ -293,6 +293,15 @@ def test_control_py_quick_runs_end_to_end(tmp_path, monkeypatch, capsys):
     assert rows["true"]["mean"] > rows["random"]["mean"]
     assert rows["hnn"]["checkpoint"].endswith(".ckpt") and rows["hnn"]["settings"]["samples"] == 100
     assert "CEM, true dynamics" in (out / "control.md").read_text()
+    # --merge: the learned row of that run joins a later run's tables, normalised with the later run's rows
+    later = tmp_path / "later"
+    assert experiment.main(["--quick", "--envs", "pendulum", "--rows", "random", "true", "--seeds", "0", "1",
+                            "--max-steps", "20", "--merge", str(out / "results.json"), "--out", str(later)]) == 0
+    merged = {r["row"]: r for r in json.loads((later / "results.json").read_text())["rows"]}
+    assert merged["hnn"]["mean"] == rows["hnn"]["mean"] and merged["hnn"]["normalised"] == rows["hnn"]["normalised"]
+    with pytest.raises(ValueError, match="planned with"):  # the reference settings are not the quick ones
+        experiment.main(["--envs", "pendulum", "--rows", "random", "--seeds", "0", "--max-steps", "2",
+                         "--merge", str(out / "results.json"), "--out", str(tmp_path / "other")])
 
 
 def test_export_ships_the_seed_0_models_with_their_metrics(tmp_path, monkeypatch):

@@ -14,9 +14,9 @@ id                                      real env                    dt     max_e
 ======================================  ==========================  =====  ==================
 
 - ``gymnasium.make(id, model=...)`` (or ``checkpoint=path``) → :class:`LearnedDynamicsEnv`: the real env's spaces,
-  dt, reward, termination and time limit, with a learned model's dynamics. Without ``model``/``checkpoint`` it would
-  load the shipped pretrained controlled model; none is shipped yet, so that is a ValueError saying so
-  (:data:`hnn.envs.core.PRETRAINED` is the one place to name them).
+  dt, reward, termination and time limit, with a learned model's dynamics. Without ``model``/``checkpoint`` it loads
+  the shipped pretrained controlled Hamiltonian model of the env (:data:`hnn.envs.core.PRETRAINED` is the one place
+  to name them; an env with none shipped is a ValueError saying so).
 - ``gymnasium.make_vec(id, num_envs=N, model=...)`` → :class:`LearnedVectorEnv` (the registered
   ``vector_entry_point``): N envs stepped as one tensor on the model's device, NEXT_STEP (default) or SAME_STEP
   autoreset (``autoreset_mode=``).

@@ -36,8 +36,8 @@ from hnn.systems.gym import GymSystem, PendulumSystem, gym_system
 __all__ = ["LearnedDynamics", "PRETRAINED", "check_model", "resolve_model"]
 
 # The pretrained controlled model ``gymnasium.make(id)`` loads when neither model= nor checkpoint= is given: the real
-# env's id -> a name in hnn.load_pretrained's registry. No controlled model is shipped yet; shipping one means putting
-# its name here (nothing else changes).
+# env's id -> a name in hnn.load_pretrained's registry (the port-Hamiltonian model of training seed 0, written by
+# ``python scripts/control.py --train --export-pretrained datasets/pretrained``; None: none shipped).
 PRETRAINED: dict[str, str | None] = {
     "Pendulum-v1": None,
     "Acrobot-v1": None,
@@ -76,7 +76,7 @@ def _same_device(a: torch.device, b: torch.device) -> bool:
 def resolve_model(env_id: str, model: Any = None, checkpoint: str | os.PathLike | None = None,
                   device: torch.device | str | None = None) -> Any:
     """The model a learned env of ``env_id`` steps: ``model``, else ``hnn.load(checkpoint)`` (a DynamicsModule, on
-    ``device``), else the shipped pretrained model of :data:`PRETRAINED` — ValueError while none is shipped."""
+    ``device``), else the shipped pretrained model of :data:`PRETRAINED` — ValueError for an env with none."""
     if model is not None and checkpoint is not None:
         raise ValueError("give the learned env either model= or checkpoint=, not both")
     if checkpoint is not None:
@@ -90,7 +90,7 @@ def resolve_model(env_id: str, model: Any = None, checkpoint: str | os.PathLike 
         return model
     name = PRETRAINED.get(env_id)
     if name is None:
-        raise ValueError(f"no pretrained controlled model of {env_id} is shipped yet: pass model=<a controlled "
+        raise ValueError(f"no pretrained controlled model of {env_id} is shipped: pass model=<a controlled "
                          "hnn.models.DynamicsModule> or checkpoint=<path to its .ckpt>, e.g. "
                          f"gymnasium.make('hnn/Learned{env_id}', model=model)")
     from hnn.training.pretrained import load_pretrained

@@ -27,7 +27,7 @@ class LearnedDynamicsEnv(gym.Env):
         env_id: the real env (``"Pendulum-v1"``, ``"Acrobot-v1"``, ``"CartPole-v1"``, ``"MountainCarContinuous-v0"``;
             registered as ``"hnn/Learned<env_id>"``, see :mod:`hnn.envs`).
         model: a controlled :class:`hnn.models.DynamicsModule` of that env; or ``checkpoint``: the path of one (read,
-            never written). With neither, the shipped pretrained model — none is shipped yet (ValueError).
+            never written). With neither, the shipped pretrained model of :data:`hnn.envs.core.PRETRAINED`.
         render_mode: None or ``"rgb_array"`` (the real env's renderer draws the learned state; needs pygame, the
             ``rl`` extra, and ``SDL_VIDEODRIVER=dummy`` without a display). ``gymnasium.make(..., render_mode="human")``
             wraps it in gymnasium's HumanRendering.

@@ -27,7 +27,8 @@ under ``--quick``). Learned rows also report their training seed, the real trans
 (train + validation + test, all collected from the env) and the share of them where a clip or a wall acted. Per
 (env, model, data size): the mean and the worst normalised score over the training seeds against :data:`GOALS`.
 With several ``--transitions`` the data-efficiency table and ``data_efficiency.png`` (score against transitions,
-both models, the range over training seeds shaded) are written too. Writes ``control.md`` (the tables) and
+both models, the range over training seeds shaded) are written too; ``--merge`` adds the rows of earlier runs'
+``results.json`` to the tables and the plot. Writes ``control.md`` (the tables) and
 ``results.json`` (every episode; rewritten as each row finishes, with ``"complete": false`` until the run ends) to
 ``--out``, atomically.
 """
@@ -53,7 +54,7 @@ from hnn.paths import config_file
 from hnn.validate import check_choice, check_int
 
 __all__ = ["ENVS", "ROWS", "REFERENCE", "GOALS", "ControlUnit", "ControlRow", "parse_args", "training_argv",
-           "train_model", "run_row", "run_unit", "normalise", "format_table", "summary", "plot_data_efficiency",
+           "train_model", "run_row", "run_unit", "merged_rows", "normalise", "format_table", "summary", "plot_data_efficiency",
            "main"]
 
 ENVS = {"pendulum": "Pendulum-v1", "acrobot": "Acrobot-v1", "cartpole": "CartPole-v1",
@@ -115,6 +116,19 @@ class ControlRow:
 
     def __post_init__(self) -> None:
         self.mean, self.std = mean_std([e.ret for e in self.episodes])
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "ControlRow":
+        """The row of :meth:`as_dict` (its normalised score is recomputed by :func:`normalise`)."""
+        try:
+            row = cls(env=_env_id(data["env"]), row=check_choice("row", data["row"], ROWS), settings=data["settings"],
+                      episodes=[Episode(**e) for e in data["episodes"]], seconds=float(data["seconds"]),
+                      checkpoint=data.get("checkpoint"), train_seed=data.get("train_seed"),
+                      transitions=data.get("transitions"), constrained_share=data.get("constrained_share"),
+                      train_seconds=data.get("train_seconds"))
+        except (KeyError, TypeError) as err:
+            raise ValueError(f"not a row of control.py's results.json: {err}") from err
+        return row
 
     @property
     def terminated(self) -> int:
@@ -254,6 +268,20 @@ def run_unit(unit: ControlUnit) -> ControlRow:
     row.checkpoint, row.train_seed, row.transitions = checkpoint, unit.train_seed, transitions
     row.constrained_share, row.train_seconds = share, train_seconds
     return row
+
+
+def merged_rows(paths: Sequence[str | Path], settings: dict[str, PlannerSettings]) -> list[ControlRow]:
+    """The rows of earlier runs' ``results.json`` files; ValueError for a row planned with other settings."""
+    rows = []
+    for path in paths:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        for item in data.get("rows", []):
+            row = ControlRow.from_dict(item)
+            if row.settings is not None and row.settings != settings[row.env].as_dict():
+                raise ValueError(f"--merge {path}: its {row.env} {row.row} row was planned with {row.settings}, "
+                                 f"this run with {settings[row.env].as_dict()}")
+            rows.append(row)
+    return rows
 
 
 def normalise(rows: list[ControlRow], quick: bool = False) -> None:
@@ -452,6 +480,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--out", default="results/control")
     parser.add_argument("--quick", action="store_true",
                         help="smoke run: small planner settings, 2 seeds, 50-step episodes (not the reference)")
+    parser.add_argument("--merge", nargs="+", default=[], metavar="RESULTS",
+                        help="add the rows of earlier runs' results.json (same planner settings) to this run's "
+                             "tables and plot, normalised with this run's random and true rows")
     parser.add_argument("--export-pretrained", default=None, metavar="DIR",
                         help="ship the training-seed-0 models trained on the config's data into DIR "
                              "(datasets/pretrained) with their open-loop and planner metrics")
@@ -477,6 +508,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         check_int("--max-steps", args.max_steps, minimum=1)
     check_int("--jobs", args.jobs, minimum=1)
     check_int("--threads", args.threads, minimum=1)
+    for path in args.merge:
+        if not Path(path).is_file():
+            raise ValueError(f"--merge: no such file {path!r}")
     args.checkpoints = {"hnn": _checkpoint_map("--checkpoint-hnn", args.checkpoint_hnn),
                         "baseline": _checkpoint_map("--checkpoint-baseline", args.checkpoint_baseline)}
     return args
@@ -547,6 +581,7 @@ def main(argv: list[str] | None = None) -> int:
                 finished(index, rows[-1])
         finally:
             torch.set_num_threads(previous)
+    rows = list(rows) + merged_rows(args.merge, settings)
     normalise(rows, quick=args.quick)
     table = format_table(rows, quick=args.quick)
     atomic_write_text(out / "control.md", table + "\n")
