@@ -252,3 +252,45 @@ def test_tree_backend_is_checked():
     sampler.tree_backend = "jax"
     with pytest.raises(ValueError, match="tree_backend must be"):
         sampler.sample(torch.zeros(2, 3, dtype=F64), num_samples=1, num_warmup=0, warn=False)
+
+
+def _one_chain_runs(monkeypatch, case: str, runs: int, seed: int):
+    """``runs`` independent one-chain transitions (the one-chain tree builder) with their recorded randoms."""
+    options, step, ref_kinetic = CASES[case]
+    seen = _record_randoms(monkeypatch)
+    g = torch.Generator().manual_seed(seed)
+    sampler = NUTS(_gaussian_energy, step_size=step, adapt_step_size=False, max_tree_depth=6, **options)
+    out = []
+    for _ in range(runs):
+        init = torch.randn(1, 5, dtype=F64, generator=g) * torch.as_tensor(SCALES)
+        result = sampler.sample(init, num_samples=1, num_warmup=0, generator=g, warn=False)
+        out.append((init[0].numpy(), seen["p0"][0].numpy(), seen["forward"][:, 0].numpy(), result))
+    return out, ReferenceNUTS(_reference_grad_u, ref_kinetic, step, max_depth=6)
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_one_chain_trees_match_stan_reference_exactly(monkeypatch, case):
+    runs, reference = _one_chain_runs(monkeypatch, case, 60, seed=3)
+    depths = set()
+    for q0, p0, forward, result in runs:
+        d, n, a, div, _ = reference.transition(q0, p0, forward)
+        depths.add(d)
+        assert int(result.tree_depth[0, 0]) == d and int(result.num_steps[0, 0]) == n
+        assert bool(result.divergent[0, 0]) == div
+        assert float(result.accept_prob[0, 0]) == pytest.approx(a, rel=1e-9, abs=1e-12)
+    assert len(depths) >= 2
+
+
+def test_one_chain_draws_follow_stan_selection_law(monkeypatch):
+    """The one-chain builder's draw against the reference's exact law: E[x₁ x₀ | tree] and E[x₁² | tree] within 5 MCSE."""
+    runs, reference = _one_chain_runs(monkeypatch, "identity", 2000, seed=4)
+    diffs = []
+    for q0, p0, forward, result in runs:
+        *_, dist = reference.transition(q0, p0, forward)
+        qs = np.stack([q for q, _, _ in dist])
+        w = np.array([w for _, w, _ in dist])
+        x1 = result.samples[0, 0].numpy()
+        diffs.append(np.concatenate([x1 * q0, x1**2]) - np.concatenate([(w @ qs) * q0, w @ qs**2]))
+    diff = np.array(diffs)
+    se = diff.std(0, ddof=1) / math.sqrt(len(diff))
+    assert bool((np.abs(diff.mean(0)) <= 5 * se).all()), (diff.mean(0), se)

@@ -54,6 +54,15 @@ def _trailing_zeros(k: int, cap: int) -> int:
     return min(count, cap)
 
 
+def _logaddexp(a: float, b: float) -> float:
+    """log(exp a + exp b) of Python floats (−inf allowed)."""
+    if a < b:
+        a, b = b, a
+    if b == -math.inf:
+        return a
+    return a + math.log1p(math.exp(b - a))
+
+
 def _no_uturn(v_left: Tensor, v_right: Tensor, rho: Tensor) -> Tensor:
     """True where v⁻·ρ > 0 and v⁺·ρ > 0 (no U-turn)."""
     return (torch.linalg.vecdot(v_left, rho) > 0) & (torch.linalg.vecdot(v_right, rho) > 0)
@@ -84,7 +93,8 @@ class NUTS(MCMCSampler):
         # leaves between host-side "is any chain still building?" checks (1 on CPU, where a check is cheap)
         self.check_every = 1
         # where the tree is built: "auto" = NumPy for float32/float64 states on the CPU (the gradient stays a torch
-        # call on a tensor sharing the array's memory), torch otherwise; "torch" or "numpy" to choose
+        # call on a tensor sharing the array's memory; one chain: its scalars as Python floats), torch otherwise;
+        # "torch" or "numpy" (NumPy arrays for any number of chains) to choose
         self.tree_backend = "auto"
 
     def _tree_randoms(self, chains: int, dtype: torch.dtype, device: torch.device,
@@ -110,6 +120,8 @@ class NUTS(MCMCSampler):
 
     def _transition(self, state: ChainState, step_size: Tensor, potential: Potential, kinetic, generator, warmup: bool):
         if self._use_numpy(state.q):
+            if state.q.shape[0] == 1 and self.tree_backend != "numpy":
+                return self._transition_one_chain(state, step_size, potential, kinetic, generator)
             return self._transition_numpy(state, step_size, potential, kinetic, generator)
         return self._transition_torch(state, step_size, potential, kinetic, generator)
 
@@ -260,7 +272,8 @@ class NUTS(MCMCSampler):
         max_depth = self.max_tree_depth
         ws = self._workspace_numpy(chains, dim, dtype)
         o_f, o_u, o_h, o_c, o_p, o_v = ws.offsets
-        z, sub = ws.z, ws.sub
+        z, sub = ws.z, ws.sub_qfuh
+        qfuh = z[:, :o_c]  # what a proposal keeps: [q | f | U | H]
         q, f, u, energy, c, p, v = ws.q, ws.f, ws.u, ws.energy, ws.c, ws.p, ws.v
         kin = _NumpyKinetic(kinetic)
         inf = math.inf
@@ -276,7 +289,7 @@ class NUTS(MCMCSampler):
         h_initial = z0[:, o_h].copy()
         threshold = h_initial + self.max_energy_error  # a leaf with H above it (or H not finite) diverges
         edges = np.stack((z0, z0))  # (2, chains, width): the tree's backward (0) and forward (1) ends
-        prop = z0  # the tree's current proposal
+        prop = z0[:, :o_c].copy()  # the tree's current proposal [q | f | U | H]
         rho = p0.copy()
         sides = np.stack((~forward_dirs, forward_dirs), 1)[..., None]  # (max_depth, 2, chains, 1)
         steps = np.where(forward_dirs, step, -step).astype(z.dtype)[..., None]  # (max_depth, chains, 1)
@@ -296,7 +309,7 @@ class NUTS(MCMCSampler):
                 fwd_col = forward_dirs[d][:, None]
                 np.copyto(z, np.where(fwd_col, edges[1], edges[0]))
                 c[...] = 0.0
-                np.copyto(sub, z)
+                np.copyto(sub, qfuh)
                 h, half_kick = steps[d], half_kicks[d]
                 n_leaves = 1 << d
                 level = ws.levels[d]
@@ -320,7 +333,7 @@ class NUTS(MCMCSampler):
                     log_w[~ok] = -inf
                     level.active[k] = sub_active
                     new_sub_log_weight = np.logaddexp(sub_log_weight, log_w)
-                    np.copyto(sub, z, where=(log_u_leaf[k] < log_w - new_sub_log_weight)[:, None])
+                    np.copyto(sub, qfuh, where=(log_u_leaf[k] < log_w - new_sub_log_weight)[:, None])
                     sub_log_weight = new_sub_log_weight
                     level.start_writes[_trailing_zeros(k, d)][...] = ws.cpv
                     c += p
@@ -390,6 +403,135 @@ class NUTS(MCMCSampler):
         }
         return new_state, stats
 
+    def _transition_one_chain(self, state: ChainState, step_size: Tensor, potential: Potential, kinetic, generator):
+        """``_transition_numpy`` for one chain: its scalars (energies, log weights, choices, flags) are Python
+        floats and bools, so a branch replaces each masked merge and a state is copied only when chosen."""
+        dim = state.q.shape[1]
+        dtype, device = state.q.dtype, state.q.device
+        max_depth = self.max_tree_depth
+        ws = self._workspace_numpy(1, dim, dtype)
+        o_f, o_u, o_h, o_c, o_p, o_v = ws.offsets
+        z, sub = ws.z, ws.sub_qfuh
+        zr = z[0]
+        q2, f2 = ws.q, ws.f  # (1, D) views: the gradient's input and output
+        q, f, c, p, v = zr[:o_f], zr[o_f:o_u], zr[o_c:o_p], zr[o_p:o_v], zr[o_v:]
+        kin = _NumpyKinetic(kinetic)
+        inf = math.inf
+
+        p0 = kinetic.sample(1, generator).numpy()
+        forward_t, log_u_merge_t = self._tree_randoms(1, dtype, device, generator)
+        forward, log_u_merge = forward_t[:, 0].tolist(), log_u_merge_t[:, 0].tolist()
+        step = float(step_size)
+        edges = ws.edges_one  # (2, width): the tree's backward (0) and forward (1) ends
+        e0 = edges[0]
+        e0[:o_f], e0[o_f:o_u], e0[o_c:o_p], e0[o_p:o_v] = state.q.numpy()[0], state.force.numpy()[0], 0.0, p0[0]
+        u0 = float(state.potential)
+        e0[o_u] = u0
+        h_initial = u0 + kin.energy_into(e0[o_p:o_v], e0[o_v:])
+        e0[o_h] = h_initial
+        edges[1] = e0
+        threshold = h_initial + self.max_energy_error
+        prop = e0[:o_c].copy()  # the tree's current proposal [q | f | U | H]
+        rho = e0[o_p:o_v].copy()
+        log_weight = 0.0
+        depth = n_steps = 0
+        sum_accept = 0.0
+        divergent = False
+
+        for d in range(max_depth):
+            fwd = forward[d]
+            z[0] = edges[1] if fwd else e0
+            c[...] = 0.0
+            sub[0] = zr[:o_c]
+            h = step if fwd else -step
+            half_kick = -0.5 * h
+            n_leaves = 1 << d
+            level = ws.levels[d]
+            log_u_leaf = torch.rand(n_leaves, dtype=dtype, device=device, generator=generator).log_().tolist()
+            sub_active = True
+            sub_log_weight = -inf
+            for k in range(n_leaves):
+                if not sub_active:
+                    break  # the subtree has ended
+                p += half_kick * f
+                q += h * kin.velocity_into(p, v)
+                value, grad = potential(torch.from_numpy(q2))
+                f2[...] = grad.numpy()
+                u = float(value)
+                p += half_kick * f
+                energy = u + kin.energy_into(p, v)
+                zr[o_u], zr[o_h] = u, energy
+                ok = energy <= threshold and energy != -inf  # False for NaN
+                log_w = h_initial - energy if ok else -inf
+                n_steps += 1
+                sum_accept += math.exp(min(log_w, 0.0))
+                divergent = divergent or not ok
+                new_sub_log_weight = _logaddexp(sub_log_weight, log_w)
+                if log_u_leaf[k] < log_w - new_sub_log_weight:
+                    sub[0] = zr[:o_c]
+                sub_log_weight = new_sub_log_weight
+                level.start_writes[_trailing_zeros(k, d)][...] = ws.cpv
+                c += p
+                levels = _trailing_ones(k)
+                if levels and ok:
+                    s_c, s_v, m_c, m_p, m_v, e_p, e_v = level.checks[levels]
+                    dots = level.dots[levels]
+                    rho_full = ws.c - s_c
+                    rho_ext1 = m_c - s_c + m_p
+                    rho_ext2 = ws.c - m_c + e_p
+                    np.vecdot(s_v, rho_full, out=dots[0])
+                    np.vecdot(ws.v, rho_full, out=dots[1])
+                    np.vecdot(s_v, rho_ext1, out=dots[2])
+                    np.vecdot(m_v, rho_ext1, out=dots[3])
+                    np.vecdot(e_v, rho_ext2, out=dots[4])
+                    np.vecdot(ws.v, rho_ext2, out=dots[5])
+                    ok = bool(dots.min() > 0)
+                if levels and levels < d:
+                    level.end_writes[levels][...] = ws.pv
+                elif not levels and d > 0:
+                    level.end_writes[0][...] = ws.pv
+                sub_active = ok
+            if not sub_active:
+                break  # the subtree turned or diverged: it is discarded and the tree ends
+            # ---- merge: a (left) and b (right) halves of the merged tree, as in _transition_torch
+            first_p, first_v = level.first_pv[0, :dim], level.first_pv[0, dim:]
+            if fwd:
+                a_left_v, a_right_p, a_right_v = e0[o_v:], edges[1, o_p:o_v], edges[1, o_v:]
+                b_left_p, b_left_v, b_right_v = first_p, first_v, v
+                rho_a, rho_b = rho, c
+            else:
+                a_left_v, a_right_p, a_right_v = v, first_p, first_v
+                b_left_p, b_left_v, b_right_v = e0[o_p:o_v], e0[o_v:], edges[1, o_v:]
+                rho_a, rho_b = c, rho
+            rho_total = rho_a + rho_b
+            rho_ext_a = rho_a + b_left_p
+            rho_ext_b = rho_b + a_right_p
+            no_turn = (
+                np.dot(a_left_v, rho_total) > 0 and np.dot(b_right_v, rho_total) > 0
+                and np.dot(a_left_v, rho_ext_a) > 0 and np.dot(b_left_v, rho_ext_a) > 0
+                and np.dot(a_right_v, rho_ext_b) > 0 and np.dot(b_right_v, rho_ext_b) > 0
+            )
+            edges[1 if fwd else 0] = zr
+            rho = rho_total
+            if log_u_merge[d] < sub_log_weight - log_weight:
+                prop[...] = sub[0]
+            log_weight = _logaddexp(log_weight, sub_log_weight)
+            depth += 1
+            if not no_turn:
+                break
+
+        as_tensor = lambda x, dt: torch.tensor([x], dtype=dt)
+        new_state = ChainState(torch.from_numpy(prop[None, :o_f].copy()), torch.from_numpy(prop[None, o_u].copy()),
+                               torch.from_numpy(prop[None, o_f:o_u].copy()))
+        stats = {
+            "accept_prob": as_tensor(sum_accept / max(n_steps, 1), dtype),
+            "divergent": as_tensor(divergent, torch.bool),
+            "num_steps": as_tensor(n_steps, torch.long),
+            "tree_depth": as_tensor(depth, torch.long),
+            "energy": torch.from_numpy(prop[None, o_h].copy()),
+        }
+        return new_state, stats
+
     def _workspace_numpy(self, chains: int, dim: int, dtype: torch.dtype) -> "_Workspace":
         key = (chains, dim, dtype, "numpy", self.max_tree_depth)
         cached = getattr(self, "_cached_workspace", None)
@@ -440,6 +582,7 @@ class _Workspace:
         o_f, o_u, o_h, o_c, o_p, o_v = self.offsets
         self.z = convert(torch.empty(chains, 5 * dim + 2, dtype=dtype, device=device))
         self.sub = convert(torch.empty(chains, 5 * dim + 2, dtype=dtype, device=device))
+        self.sub_qfuh = convert(torch.empty(chains, 2 * dim + 2, dtype=dtype, device=device))
         z = self.z
         self.q, self.f, self.u, self.energy = z[:, :o_f], z[:, o_f:o_u], z[:, o_u], z[:, o_h]
         self.c, self.p, self.v = z[:, o_c:o_p], z[:, o_p:o_v], z[:, o_v:]
@@ -451,6 +594,7 @@ class _Workspace:
         self.ends = convert(torch.empty(4, chains, 2 * dim, dtype=dtype, device=device))
         self.ends_bwd = convert(torch.empty(4, chains, 2 * dim, dtype=dtype, device=device))
         self.dots = convert(torch.empty(6, chains, dtype=dtype, device=device))
+        self.edges_one = convert(torch.empty(2, 5 * dim + 2, dtype=dtype, device=device)) if as_numpy else None
 
 
 class _NumpyKinetic:
@@ -473,8 +617,18 @@ class _NumpyKinetic:
     def velocity_into(self, p: np.ndarray, out: np.ndarray) -> np.ndarray:
         self._minv(p, out)
         if self.c is not None:
-            out *= self.c / np.sqrt(np.vecdot(p, out) + self.c**2)[:, None]
+            out *= self.c / np.sqrt(np.vecdot(p, out) + self.c**2)[..., None]
         return out
+
+    def energy_into(self, p: np.ndarray, velocity_out: np.ndarray) -> float:
+        """One chain (p of shape (D,)): write ∇K(p) into ``velocity_out``, return K(p) as a Python float."""
+        self._minv(p, velocity_out)
+        quad = float(np.dot(p, velocity_out))
+        if self.c is None:
+            return 0.5 * quad
+        root = math.sqrt(quad + self.c**2)
+        velocity_out *= self.c / root
+        return self.c * root
 
     def hamiltonian_into(self, p: np.ndarray, potential: np.ndarray, velocity_out: np.ndarray,
                          energy_out: np.ndarray) -> None:
