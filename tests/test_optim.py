@@ -2,6 +2,11 @@
 schedule, and their use from Lightning / LightningCLI."""
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
+from pathlib import Path
+
 import io
 import math
 
@@ -394,6 +399,36 @@ def test_run_jobs_queues_follow_up_jobs_and_returns_results_by_index(jobs: int) 
         run_jobs(abs, [1], jobs=0)
     with pytest.raises(TypeError, match="on_result"):
         run_jobs(abs, [1], on_result=3)  # type: ignore[arg-type]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads a process's children from /proc")
+def test_run_jobs_workers_exit_when_their_parent_is_killed() -> None:
+    parent = subprocess.Popen([sys.executable, "-c", "import time; from hnn.experiments.jobs import run_jobs; "
+                               "run_jobs(time.sleep, [60, 60], jobs=2)"])
+    children_file = Path(f"/proc/{parent.pid}/task/{parent.pid}/children")
+    try:
+        workers: list[int] = []
+        deadline = time.monotonic() + 60
+        while len(workers) < 2 and time.monotonic() < deadline:  # the two spawned workers (besides the tracker)
+            time.sleep(0.5)
+            pids = [int(p) for p in children_file.read_text().split()]
+            workers = [p for p in pids if "spawn_main" in Path(f"/proc/{p}/cmdline").read_text(errors="replace")
+                       and "pipe_handle" in Path(f"/proc/{p}/cmdline").read_text(errors="replace")]
+        assert len(workers) == 2, workers
+    finally:
+        parent.kill()  # SIGKILL: no shutdown of the pool, as when a run is killed
+        parent.wait()
+    deadline = time.monotonic() + 15
+    while any(Path(f"/proc/{p}").exists() and "Z" not in _state(p) for p in workers) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not [p for p in workers if Path(f"/proc/{p}").exists() and "Z" not in _state(p)]
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, IndexError):
+        return "Z"
 
 
 # ----------------------------------------------------------------------------------------------------------------

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
+import threading
+import time
 import warnings
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from typing import Any, Callable, Iterable, Sequence
@@ -23,16 +26,26 @@ def quiet_lightning() -> None:
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
 
 
-def _initialise_worker(threads: int) -> None:
+def _exit_with_parent(parent: int) -> None:
+    """Poll the parent's pid; a worker whose parent died (killed, so the pool never shut it down) exits."""
+    while True:
+        time.sleep(1.0)
+        if os.getppid() != parent:
+            os._exit(1)
+
+
+def _initialise_worker(threads: int, parent: int) -> None:
     torch.set_num_threads(threads)
     quiet_lightning()
+    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True, name="exit-with-parent").start()
 
 
 def run_jobs(function: Callable[[Any], Any], items: Sequence[Any], jobs: int = 1, threads: int = 1,
              on_result: Callable[[int, Any], Iterable[Any] | None] | None = None) -> list[Any]:
     """``[function(item) for item in items]``, with ``jobs > 1`` in that many spawned worker processes.
 
-    Each job runs with ``threads`` torch intra-op threads: a worker sets them once (with Lightning's quiet settings);
+    Each job runs with ``threads`` torch intra-op threads: a worker sets them once (with Lightning's quiet settings),
+    and exits within a second of its parent process dying (a killed run leaves no workers behind);
     with ``jobs == 1`` (or a single item and no ``on_result``) the jobs run in this process, whose thread count is
     restored afterwards.
     ``on_result(index, result)`` is called in the parent as each job finishes (completion order). If it returns
@@ -70,7 +83,7 @@ def run_jobs(function: Callable[[Any], Any], items: Sequence[Any], jobs: int = 1
         return [results[i] for i in range(len(queue))]
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_initialise_worker,
-                             initargs=(threads,)) as pool:
+                             initargs=(threads, os.getpid())) as pool:
         pending = {pool.submit(function, item): index for index, item in enumerate(queue)}
         while pending:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
