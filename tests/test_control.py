@@ -297,7 +297,9 @@ def test_control_py_quick_runs_end_to_end(tmp_path, monkeypatch, capsys):
     later = tmp_path / "later"
     assert experiment.main(["--quick", "--envs", "pendulum", "--rows", "random", "true", "--seeds", "0", "1",
                             "--max-steps", "20", "--merge", str(out / "results.json"), "--out", str(later)]) == 0
-    merged = {r["row"]: r for r in json.loads((later / "results.json").read_text())["rows"]}
+    later_rows = json.loads((later / "results.json").read_text())["rows"]
+    assert sorted(r["row"] for r in later_rows) == ["hnn", "random", "true"]  # the earlier random/true rows dropped
+    merged = {r["row"]: r for r in later_rows}
     assert merged["hnn"]["mean"] == rows["hnn"]["mean"] and merged["hnn"]["normalised"] == rows["hnn"]["normalised"]
     with pytest.raises(ValueError, match="planned with"):  # the reference settings are not the quick ones
         experiment.main(["--envs", "pendulum", "--rows", "random", "--seeds", "0", "--max-steps", "2",

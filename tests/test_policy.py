@@ -38,7 +38,6 @@ def quick_checkpoint(tmp_path_factory) -> str:
     (["--train", "--steps", "3", "--n-envs", "4"], "--steps (3) must be at least --n-envs (4)"),
     (["--train", "--sac-seed", "-1"], "--sac-seed must be an int >= 0"),
     (["--train", "--threads", "0"], "--threads must be an int >= 1"),
-    ([], "pass --checkpoint PATH"),
     (["--train", "--checkpoint", __file__], "not both"),
     (["--checkpoint", "/no/such/file.ckpt"], "no such file"),
 ])
@@ -46,6 +45,16 @@ def test_bad_arguments_are_a_clear_value_error(argv, message):
     with pytest.raises(ValueError) as err:
         experiment.parse_args(argv)
     assert message in str(err.value)
+
+
+def test_without_a_model_the_shipped_one_is_used(monkeypatch):
+    from hnn.envs import core
+    from hnn.training.pretrained import pretrained_path
+
+    assert experiment.parse_args([]).checkpoint == pretrained_path(core.PRETRAINED["Pendulum-v1"])
+    monkeypatch.setitem(core.PRETRAINED, "Pendulum-v1", None)
+    with pytest.raises(ValueError, match="pass --checkpoint PATH"):
+        experiment.parse_args([])
 
 
 def test_non_integer_steps_exits_with_argparse_message(capsys):

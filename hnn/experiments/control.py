@@ -396,7 +396,7 @@ def plot_data_efficiency(rows: Sequence[ControlRow], path: str | Path) -> str | 
         goal = GOALS[env]
         if goal is not None:
             ax.axhline(goal, color="grey", linestyle="--", linewidth=1, label=f"goal {goal:g}")
-        ax.axhline(1.0, color="black", linewidth=0.6)
+        ax.axhline(1.0, color="grey", linewidth=0.5, zorder=0)
         ax.set_xscale("log")
         sizes = sorted({x["transitions"] for x in groups if x["env"] == env})
         ax.set_xticks(sizes, [f"{n:,}" for n in sizes])
@@ -482,7 +482,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="smoke run: small planner settings, 2 seeds, 50-step episodes (not the reference)")
     parser.add_argument("--merge", nargs="+", default=[], metavar="RESULTS",
                         help="add the rows of earlier runs' results.json (same planner settings) to this run's "
-                             "tables and plot, normalised with this run's random and true rows")
+                             "tables and plot, normalised with this run's random and true rows (theirs are used "
+                             "only for envs this run has none of)")
     parser.add_argument("--export-pretrained", default=None, metavar="DIR",
                         help="ship the training-seed-0 models trained on the config's data into DIR "
                              "(datasets/pretrained) with their open-loop and planner metrics")
@@ -581,7 +582,9 @@ def main(argv: list[str] | None = None) -> int:
                 finished(index, rows[-1])
         finally:
             torch.set_num_threads(previous)
-    rows = list(rows) + merged_rows(args.merge, settings)
+    own = {(r.env, r.row) for r in rows if r.row not in MODEL_CONFIGS}
+    # merged random / true rows only stand in for envs this run has none of
+    rows = list(rows) + [r for r in merged_rows(args.merge, settings) if (r.env, r.row) not in own]
     normalise(rows, quick=args.quick)
     table = format_table(rows, quick=args.quick)
     atomic_write_text(out / "control.md", table + "\n")

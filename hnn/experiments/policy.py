@@ -3,7 +3,8 @@
 One invocation runs the whole comparison (needs the ``rl`` extra: stable-baselines3):
 
 1. The learned model: a controlled model of Pendulum-v1 from ``--checkpoint PATH``, or ``--train`` (trained here
-   by :func:`hnn.experiments.control.train_model` with ``configs/phnn_gym_pendulum.yaml``, seed ``--train-seed``).
+   by :func:`hnn.experiments.control.train_model` with ``configs/phnn_gym_pendulum.yaml``, seed ``--train-seed``),
+   or by default the shipped pretrained model that ``hnn/LearnedPendulum-v1`` loads (:data:`hnn.envs.PRETRAINED`).
    Its real transitions are the ``n_transitions`` of the data module recorded in the checkpoint (train + val +
    test: every real transition the learned side ever saw).
 2. ``learned``: SAC trained for ``--steps`` transitions only in ``hnn/LearnedPendulum-v1``, through
@@ -270,8 +271,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if args.checkpoint is not None and args.train:
         raise ValueError("pass either --checkpoint PATH or --train, not both")
     if args.checkpoint is None and not args.train:
-        raise ValueError("the learned env needs a model: pass --checkpoint PATH (a controlled Pendulum-v1 model) or "
-                         "--train (trains one with configs/phnn_gym_pendulum.yaml)")
+        from hnn.envs.core import PRETRAINED
+
+        if PRETRAINED.get(ENV_ID) is None:
+            raise ValueError("the learned env needs a model: pass --checkpoint PATH (a controlled Pendulum-v1 model) "
+                             "or --train (trains one with configs/phnn_gym_pendulum.yaml)")
+        from hnn.training.pretrained import pretrained_path
+
+        args.checkpoint = pretrained_path(PRETRAINED[ENV_ID])  # the model hnn/LearnedPendulum-v1 loads by default
     if args.checkpoint is not None and not Path(args.checkpoint).is_file():
         raise ValueError(f"--checkpoint: no such file {args.checkpoint!r}")
     args.seeds = QUICK_SEEDS if args.quick else SEEDS
