@@ -413,7 +413,7 @@ class NUTS(MCMCSampler):
         o_f, o_u, o_h, o_c, o_p, o_v = ws.offsets
         z, sub = ws.z, ws.sub_qfuh
         zr = z[0]
-        q2, f2 = ws.q, ws.f  # (1, D) views: the gradient's input and output
+        q_tensor, f2 = ws.q_tensor, ws.f  # (1, D) views: the gradient's input (as a tensor) and output
         q, f, c, p, v = zr[:o_f], zr[o_f:o_u], zr[o_c:o_p], zr[o_p:o_v], zr[o_v:]
         kin = _NumpyKinetic(kinetic)
         inf = math.inf
@@ -455,7 +455,7 @@ class NUTS(MCMCSampler):
                     break  # the subtree has ended
                 p += half_kick * f
                 q += h * kin.velocity_into(p, v)
-                value, grad = potential(torch.from_numpy(q2))
+                value, grad = potential(q_tensor)
                 f2[...] = grad.numpy()
                 u = float(value)
                 p += half_kick * f
@@ -474,18 +474,17 @@ class NUTS(MCMCSampler):
                 c += p
                 levels = _trailing_ones(k)
                 if levels and ok:
-                    s_c, s_v, m_c, m_p, m_v, e_p, e_v = level.checks[levels]
-                    dots = level.dots[levels]
-                    rho_full = ws.c - s_c
-                    rho_ext1 = m_c - s_c + m_p
-                    rho_ext2 = ws.c - m_c + e_p
-                    np.vecdot(s_v, rho_full, out=dots[0])
-                    np.vecdot(ws.v, rho_full, out=dots[1])
-                    np.vecdot(s_v, rho_ext1, out=dots[2])
-                    np.vecdot(m_v, rho_ext1, out=dots[3])
-                    np.vecdot(e_v, rho_ext2, out=dots[4])
-                    np.vecdot(ws.v, rho_ext2, out=dots[5])
-                    ok = bool(dots.min() > 0)
+                    # the checks of _transition_numpy, level by level, stopping at the first that fails
+                    # (written "not x > 0" so that a NaN product fails too)
+                    for s_c, s_v, m_c, m_p, m_v, e_p, e_v in level.checks_one[:levels]:
+                        rho_full = c - s_c
+                        rho_ext1 = m_c - s_c + m_p
+                        rho_ext2 = c - m_c + e_p
+                        if not (np.dot(s_v, rho_full) > 0 and np.dot(v, rho_full) > 0
+                                and np.dot(s_v, rho_ext1) > 0 and np.dot(m_v, rho_ext1) > 0
+                                and np.dot(e_v, rho_ext2) > 0 and np.dot(v, rho_ext2) > 0):
+                            ok = False
+                            break
                 if levels and levels < d:
                     level.end_writes[levels][...] = ws.pv
                 elif not levels and d > 0:
@@ -520,14 +519,13 @@ class NUTS(MCMCSampler):
             if not no_turn:
                 break
 
-        as_tensor = lambda x, dt: torch.tensor([x], dtype=dt)
         new_state = ChainState(torch.from_numpy(prop[None, :o_f].copy()), torch.from_numpy(prop[None, o_u].copy()),
                                torch.from_numpy(prop[None, o_f:o_u].copy()))
         stats = {
-            "accept_prob": as_tensor(sum_accept / max(n_steps, 1), dtype),
-            "divergent": as_tensor(divergent, torch.bool),
-            "num_steps": as_tensor(n_steps, torch.long),
-            "tree_depth": as_tensor(depth, torch.long),
+            "accept_prob": torch.from_numpy(np.array([sum_accept / max(n_steps, 1)], dtype=z.dtype)),
+            "divergent": torch.from_numpy(np.array([divergent])),
+            "num_steps": torch.from_numpy(np.array([n_steps], dtype=np.int64)),
+            "tree_depth": torch.from_numpy(np.array([depth], dtype=np.int64)),
             "energy": torch.from_numpy(prop[None, o_h].copy()),
         }
         return new_state, stats
@@ -566,6 +564,12 @@ class _Level:
             for j in range(1, d + 1)
         ]
         self.dots = [None] + [convert(torch.empty(6, j, chains, dtype=dtype, device=device)) for j in range(1, d + 1)]
+        # one chain: the (D,) views of the block of size 2^j, j = 1..d: (s_c, s_v, m_c, m_p, m_v, e_p, e_v)
+        self.checks_one = [
+            (start[j, 0, :dim], start[j, 0, 2 * dim :], start[j - 1, 0, :dim], start[j - 1, 0, dim : 2 * dim],
+             start[j - 1, 0, 2 * dim :], end[j - 1, 0, :dim], end[j - 1, 0, dim:])
+            for j in range(1, d + 1)
+        ] if chains == 1 else []
 
 
 class _Workspace:
@@ -588,6 +592,7 @@ class _Workspace:
         self.c, self.p, self.v = z[:, o_c:o_p], z[:, o_p:o_v], z[:, o_v:]
         self.cpv, self.pv = z[:, o_c:], z[:, o_p:]
         self.q_contiguous = chains == 1
+        self.q_tensor = torch.from_numpy(self.q) if as_numpy and chains == 1 else None  # shares z's memory
         self.neg_inf = torch.tensor(-math.inf, dtype=dtype, device=device)
         self.levels = [_Level(d, chains, dim, dtype, device, as_numpy) for d in range(max_depth)]
         # the ends [p | v] of the merged tree's halves, and the six U-turn dot products of a merge
