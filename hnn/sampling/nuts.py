@@ -24,6 +24,11 @@ The state of a leaf is packed in one row per chain, z = [q | ∂U/∂q | U | H |
 momentum sum of the subtree), integrated in place, so a leaf's progressive choice is one ``torch.where`` on z,
 a checkpoint [c | p | v] one copy, and the tree's two ends one (2, chains, 5D + 2) tensor merged by one
 ``torch.where``; these buffers and their views are made once per (chains, D, dtype, device, max_tree_depth).
+On the CPU (float32/float64) the same steps run on NumPy views of these buffers (``tree_backend``): the
+gradient is still one torch call, on a tensor sharing the leaf's memory.  One chain keeps its scalars (energies,
+log weights, the choices and flags) as Python numbers, so a branch replaces each masked merge.  The three
+builders make the same trees from the same random numbers (tests/test_sampling_nuts.py checks each against
+the reference).
 """
 from __future__ import annotations
 
