@@ -489,12 +489,43 @@ def test_models_that_do_not_fit_are_clear_errors():
         LearnedDynamicsEnv("Pendulum-v1", model=_true_model("Pendulum-v1"), checkpoint="x.ckpt")
 
 
-@pytest.mark.parametrize("learned_id", list(LEARNED_ENV_IDS))
-def test_no_model_says_none_is_shipped_yet(learned_id):
-    with pytest.raises(ValueError, match="no pretrained controlled model .* is shipped yet: pass model="):
-        gym.make(learned_id)
-    with pytest.raises(ValueError, match="shipped yet"):
-        gym.make_vec(learned_id, num_envs=2)
+SHIPPED = ("Pendulum-v1", "Acrobot-v1", "CartPole-v1", "MountainCarContinuous-v0")
+
+
+@pytest.mark.parametrize("env_id", SHIPPED)
+def test_the_registered_env_steps_the_shipped_model_by_default(env_id):
+    from hnn.envs import PRETRAINED
+    from hnn.evaluation.openloop import open_loop_accuracy
+    from hnn.training.pretrained import load_pretrained, pretrained_entry
+
+    name = PRETRAINED[env_id]
+    entry = pretrained_entry(name)  # the manifest lists it
+    assert entry["env_id"] == env_id and entry["bytes"] < 1_000_000 and entry["real_transitions"] <= 10_000
+    assert {"open_loop_median_error_50", "planner_normalised", "planner_return_mean"} <= set(entry["metrics"])
+    assert entry["evaluated_by"].startswith("python scripts/control.py") and "--export-pretrained" in \
+        entry["evaluated_by"]
+    env = gym.make(f"hnn/Learned{env_id}")  # no model= and no checkpoint=: the shipped one
+    model = env.unwrapped.dynamics.model
+    for key, value in load_pretrained(name).state_dict().items():
+        assert torch.equal(model.state_dict()[key], value)
+    env.reset(seed=0)
+    assert env.step(env.action_space.sample())[0].shape == env.observation_space.shape
+    venv = gym.make_vec(f"hnn/Learned{env_id}", num_envs=2)
+    venv.reset(seed=0)
+    venv.step(venv.action_space.sample())
+    # the recorded open-loop error is what the shipped weights give (deterministic protocol, float32 model)
+    report = open_loop_accuracy(model, env_id)
+    assert report.median_error(50) == pytest.approx(entry["metrics"]["open_loop_median_error_50"], rel=1e-5)
+
+
+def test_an_env_without_a_shipped_model_says_so(monkeypatch):
+    from hnn.envs import core
+
+    monkeypatch.setitem(core.PRETRAINED, "Pendulum-v1", None)
+    with pytest.raises(ValueError, match="no pretrained controlled model of Pendulum-v1 is shipped: pass model="):
+        gym.make("hnn/LearnedPendulum-v1")
+    with pytest.raises(ValueError, match="is shipped: pass model="):
+        gym.make_vec("hnn/LearnedPendulum-v1", num_envs=2)
 
 
 def _sha(folder):

@@ -30,7 +30,7 @@ CHECK = textwrap.dedent("""
     venv = Path(sys.prefix).resolve()
     assert Path(hnn.__file__).resolve().is_relative_to(venv), (hnn.__file__, venv)
     assert not any(Path(p).resolve() == Path(sys.argv[1]).resolve() for p in sys.path if p), sys.path
-    names = available_pretrained()
+    names = [name for name in available_pretrained() if "env_id" not in pretrained_entry(name)]
     assert len(names) == 8, names
     for name in names:
         model = load_pretrained(name)
@@ -42,6 +42,20 @@ CHECK = textwrap.dedent("""
         assert abs(mse - entry["metrics"]["test_mse"]) <= 1e-4 * entry["metrics"]["test_mse"], (name, mse)
         print(f"pretrained {name}: {type(model.field).__name__}, test MSE {mse:.4e} (manifest "
               f"{entry['metrics']['test_mse']:.4e})")
+    import gymnasium as gym
+    import hnn.envs
+    from hnn.envs import PRETRAINED
+    from hnn.evaluation.openloop import open_loop_accuracy
+    for env_id, name in PRETRAINED.items():
+        if name is None:
+            continue
+        entry = pretrained_entry(name)
+        env = gym.make(f"hnn/Learned{env_id}")  # the shipped controlled model, loaded by default
+        env.reset(seed=0)
+        env.step(env.action_space.sample())
+        error = open_loop_accuracy(env.unwrapped.dynamics.model, env_id).median_error(50)
+        assert abs(error - entry["metrics"]["open_loop_median_error_50"]) <= 1e-6 * (1 + error), (name, error)
+        print(f"learned env hnn/Learned{env_id}: {name}, 50-step open-loop error {error:.4g}")
     for task in RECORDINGS:
         recording = load_recording(task)
         print(f"recording {task}: {recording.n_pairs_total} pairs from {recording.path}")

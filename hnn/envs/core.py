@@ -39,10 +39,10 @@ __all__ = ["LearnedDynamics", "PRETRAINED", "check_model", "resolve_model"]
 # env's id -> a name in hnn.load_pretrained's registry (the port-Hamiltonian model of training seed 0, written by
 # ``python scripts/control.py --train --export-pretrained datasets/pretrained``; None: none shipped).
 PRETRAINED: dict[str, str | None] = {
-    "Pendulum-v1": None,
-    "Acrobot-v1": None,
-    "CartPole-v1": None,
-    "MountainCarContinuous-v0": None,
+    "Pendulum-v1": "phnn_gym_pendulum",
+    "Acrobot-v1": "phnn_gym_acrobot",
+    "CartPole-v1": "phnn_gym_cartpole",
+    "MountainCarContinuous-v0": "phnn_gym_mountaincar",
 }
 
 
