@@ -87,7 +87,7 @@ def _episodes(env_id: str, seeds: list[int], max_steps: int | None, start: Calla
         observations = [env.reset(seed=seed)[0] for env, seed in zip(envs, seeds)]
         start(envs)
         totals, steps = [0.0] * len(seeds), [0] * len(seeds)
-        live = [i for i in range(len(seeds)) if max_steps is None or max_steps > 0]
+        live = list(range(len(seeds)))
         while live:
             actions = act([envs[i] for i in live], live, [observations[i] for i in live])
             still = []
