@@ -238,7 +238,8 @@ def test_a_run_killed_mid_write_leaves_last_ckpt_intact(tmp_path):
 
 
 def test_load_pretrained_unknown_name_lists_choices():
-    with pytest.raises(ValueError, match="unknown pretrained model 'nope'; available: baseline_gym_acrobot, .*hnn_spring"):
+    with pytest.raises(ValueError,
+                       match="unknown pretrained model 'nope'; available: baseline_gym_acrobot, .*hnn_spring"):
         hnn.load_pretrained("nope")
 
 
