@@ -28,11 +28,11 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import math
 import os
 import sys
 import time
 import warnings
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -158,15 +158,24 @@ def run_numpyro(chains: int, draws: int, warmup: int, dim: int, seed: int) -> di
         inits = jax.random.normal(k_init, (chains, dim), dtype=jnp.float32)
         return jax.vmap(one_chain)(jax.random.split(k_run, chains), inits)
 
+    (z, warm, grads, div, step), wall, cpu, first = _jit_timed(sample, seed)
+    name = "NumPyro NUTS" + (" vectorized" if chains > 1 else "")
+    return row(name, chains, "float32", wall, cpu, first, z, warm.sum(), grads.sum(), div.sum(), step=float(step.mean()))
+
+
+def _jit_timed(sample: Callable, seed: int) -> tuple[Any, float, float, float]:
+    """``jax.jit(sample)`` called once with the key of ``seed + 1`` (compilation included: the first-call time),
+    then timed with the key of ``seed``: (its outputs as numpy arrays, wall s, cpu s, first-call wall s)."""
+    import jax
+
     compiled = jax.jit(sample)
 
     def call(key):
         return jax.tree_util.tree_map(np.asarray, jax.block_until_ready(compiled(key)))
 
     _, first, _ = _timed(lambda: call(jax.random.PRNGKey(seed + 1)))
-    (z, warm, grads, div, step), wall, cpu = _timed(lambda: call(jax.random.PRNGKey(seed)))
-    name = "NumPyro NUTS" + (" vectorized" if chains > 1 else "")
-    return row(name, chains, "float32", wall, cpu, first, z, warm.sum(), grads.sum(), div.sum(), step=float(step.mean()))
+    out, wall, cpu = _timed(lambda: call(jax.random.PRNGKey(seed)))
+    return out, wall, cpu, first
 
 
 # ------------------------------------------------------------------ BlackJAX
@@ -207,13 +216,7 @@ def run_blackjax(chains: int, draws: int, warmup: int, dim: int, seed: int) -> d
         _, (positions, steps, divergent) = jax.lax.scan(step, states, jax.random.split(k_keep, draws))
         return positions, warm, steps.sum(), divergent.sum(), parameters["step_size"]
 
-    compiled = jax.jit(sample)
-
-    def call(key):
-        return jax.tree_util.tree_map(np.asarray, jax.block_until_ready(compiled(key)))
-
-    _, first, _ = _timed(lambda: call(jax.random.PRNGKey(seed + 1)))
-    (positions, warm, grads, div, step), wall, cpu = _timed(lambda: call(jax.random.PRNGKey(seed)))
+    (positions, warm, grads, div, step), wall, cpu, first = _jit_timed(sample, seed)
     name = "BlackJAX NUTS" + (" vmap" if chains > 1 else "")
     return row(name, chains, "float32", wall, cpu, first, positions.transpose(1, 0, 2), warm, grads, div, step=float(step))
 
