@@ -49,6 +49,17 @@ def _trailing_ones(k: int) -> int:
     return count
 
 
+def _turn_dots(a_left_v: Tensor, a_right_v: Tensor, b_left_v: Tensor, b_right_v: Tensor, rho_total: Tensor,
+               rho_ext_a: Tensor, rho_ext_b: Tensor) -> Tensor:
+    """The six dot products of the generalised no-U-turn check of a tree made of a left half a and a right half b
+    (Stan's criterion with the two extra checks across the halves): ``v·ρ`` for the outer velocities with ρ the whole
+    tree's momentum sum, and for ``ρ_ext_a`` = ρ_a + p(b's left end) and ``ρ_ext_b`` = ρ_b + p(a's right end) with
+    their end velocities. No U-turn ⇔ all six are > 0. Stacked along a new leading dimension."""
+    return torch.stack((torch.linalg.vecdot(a_left_v, rho_total), torch.linalg.vecdot(b_right_v, rho_total),
+                        torch.linalg.vecdot(a_left_v, rho_ext_a), torch.linalg.vecdot(b_left_v, rho_ext_a),
+                        torch.linalg.vecdot(a_right_v, rho_ext_b), torch.linalg.vecdot(b_right_v, rho_ext_b)))
+
+
 def _trailing_zeros(k: int, cap: int) -> int:
     if k == 0:
         return cap
@@ -204,17 +215,7 @@ class NUTS(MCMCSampler):
                     rho_full = c - s_c
                     rho_ext1 = m_c - s_c + m_p
                     rho_ext2 = c - m_c + e_p
-                    v_b = v.expand_as(rho_full)
-                    dots = torch.stack(
-                        (
-                            torch.linalg.vecdot(s_v, rho_full),
-                            torch.linalg.vecdot(v_b, rho_full),
-                            torch.linalg.vecdot(s_v, rho_ext1),
-                            torch.linalg.vecdot(m_v, rho_ext1),
-                            torch.linalg.vecdot(e_v, rho_ext2),
-                            torch.linalg.vecdot(v_b, rho_ext2),
-                        )
-                    )
+                    dots = _turn_dots(s_v, e_v, m_v, v.expand_as(rho_full), rho_full, rho_ext1, rho_ext2)
                     keep = keep & (dots.flatten(0, 1).amin(0) > 0)
                     if levels < d:
                         level.end_writes[levels].copy_(ws.pv)
@@ -239,16 +240,7 @@ class NUTS(MCMCSampler):
             rho_total = rho_a + rho_b
             rho_ext_a = rho_a + b_left_p
             rho_ext_b = rho_b + a_right_p
-            dots = torch.stack(
-                (
-                    torch.linalg.vecdot(a_left_v, rho_total),
-                    torch.linalg.vecdot(b_right_v, rho_total),
-                    torch.linalg.vecdot(a_left_v, rho_ext_a),
-                    torch.linalg.vecdot(b_left_v, rho_ext_a),
-                    torch.linalg.vecdot(a_right_v, rho_ext_b),
-                    torch.linalg.vecdot(b_right_v, rho_ext_b),
-                )
-            )
+            dots = _turn_dots(a_left_v, a_right_v, b_left_v, b_right_v, rho_total, rho_ext_a, rho_ext_b)
             no_turn = dots.amin(0) > 0
             edges = torch.where(sides[d] & valid.unsqueeze(-1), z, edges)
             rho = torch.where(valid.unsqueeze(-1), rho_total, rho)
