@@ -54,8 +54,8 @@ from hnn.paths import config_file
 from hnn.validate import check_choice, check_int
 
 __all__ = ["ENVS", "ROWS", "REFERENCE", "GOALS", "ControlUnit", "ControlRow", "parse_args", "training_argv",
-           "train_model", "run_row", "run_unit", "merged_rows", "normalise", "format_table", "summary", "plot_data_efficiency",
-           "main"]
+           "train", "train_model", "run_row", "run_unit", "merged_rows", "normalise", "format_table", "summary",
+           "plot_data_efficiency", "pretrained_name", "export_pretrained", "main"]
 
 ENVS = {"pendulum": "Pendulum-v1", "acrobot": "Acrobot-v1", "cartpole": "CartPole-v1",
         "mountaincar": "MountainCarContinuous-v0"}
@@ -185,15 +185,22 @@ def training_argv(env_id: str, model: str, root: str | Path, seed: int = 0, quic
     return argv
 
 
-def train_model(env_id: str, model: str, root: str | Path, seed: int = 0, quick: bool = False,
-                transitions: int | None = None) -> str:
-    """Train the ``model`` of ``env_id`` (:func:`training_argv`); the checkpoint path."""
+def train(env_id: str, model: str, root: str | Path, seed: int = 0, quick: bool = False,
+          transitions: int | None = None) -> Any:
+    """Train the ``model`` of ``env_id`` (:func:`training_argv`); the :class:`hnn.training.cli.TrainingResult`,
+    which has written a checkpoint."""
     from hnn.training.cli import run_training
 
     result = run_training(training_argv(env_id, model, root, seed, quick, transitions))
     if result.last_checkpoint is None:
         raise RuntimeError(f"training the {model} model of {env_id} wrote no checkpoint")
-    return str(result.last_checkpoint)
+    return result
+
+
+def train_model(env_id: str, model: str, root: str | Path, seed: int = 0, quick: bool = False,
+                transitions: int | None = None) -> str:
+    """Train the ``model`` of ``env_id`` (:func:`train`); the checkpoint path."""
+    return str(train(env_id, model, root, seed, quick, transitions).last_checkpoint)
 
 
 def run_row(env_id: str, row: str, seeds: Sequence[int], settings: PlannerSettings | None = None,
@@ -244,16 +251,12 @@ def run_unit(unit: ControlUnit) -> ControlRow:
 
         if checkpoint is None:
             from hnn.experiments.table1 import quiet_training
-            from hnn.training.cli import run_training
 
             seed = 0 if unit.train_seed is None else unit.train_seed
             size = "" if transitions is None else f", {transitions} transitions"
             _log(f"  training the {unit.row} model of {unit.env} (seed {seed}{size})")
             with quiet_training(wandb=False):
-                result = run_training(training_argv(unit.env, unit.row, Path(unit.out) / "runs", seed, unit.quick,
-                                                    transitions))
-            if result.last_checkpoint is None:
-                raise RuntimeError(f"training the {unit.row} model of {unit.env} wrote no checkpoint")
+                result = train(unit.env, unit.row, Path(unit.out) / "runs", seed, unit.quick, transitions)
             checkpoint, train_seconds = str(result.last_checkpoint), result.seconds
             share = result.datamodule.constrained_share
             transitions = int(result.datamodule.hparams.n_transitions)
