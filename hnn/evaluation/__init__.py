@@ -3,8 +3,30 @@
 - :func:`evaluate_rollouts` -- the one energy-MSE computation (validation monitor, train.py's summary, Table 1), on a
   :class:`hnn.data.ReferenceRollouts` built by the data side; :func:`derivative_mse`;
 - :mod:`hnn.evaluation.table1` -- the Table 1 protocols of Greydanus et al. 2019, the table and its figure;
-- :mod:`hnn.evaluation.figures` -- phase portraits and the energy-model density figure.
+- :mod:`hnn.evaluation.figures` -- phase portraits and the energy-model density figure;
+- :mod:`hnn.evaluation.gan` -- physics metrics of generated trajectories: :func:`energy_w1`, :func:`energy_drift`,
+  :func:`one_step_flow`, :func:`physics_residual`, :func:`mmd` (:class:`MMDResult`) and :func:`energy_report`.
 """
+from hnn.evaluation.gan import (
+    MMDResult,
+    energy_drift,
+    energy_report,
+    energy_w1,
+    mmd,
+    one_step_flow,
+    physics_residual,
+)
 from hnn.evaluation.metrics import RolloutReport, derivative_mse, evaluate_rollouts
 
-__all__ = ["evaluate_rollouts", "derivative_mse", "RolloutReport"]
+__all__ = [
+    "evaluate_rollouts",
+    "derivative_mse",
+    "RolloutReport",
+    "energy_w1",
+    "energy_drift",
+    "one_step_flow",
+    "physics_residual",
+    "mmd",
+    "MMDResult",
+    "energy_report",
+]
