@@ -12,6 +12,8 @@
   gymnasium envs Pendulum-v1, Acrobot-v1, CartPole-v1, MountainCarContinuous-v0 (:class:`ControlWindowBatch`);
   :func:`collect_transitions` (= ``hnn.data.gym.collect``) runs an env under one of :data:`GYM_POLICIES` or a callable,
   :func:`load_transitions` caches it, :class:`GymTransitions` is the record.
+- :class:`TrajectoryDataModule` (``hnn.data.trajectories``) — whole noiseless phase-space trajectories of the spring
+  and the pendulum in four disjoint splits (train, val, test, reference): the Hamiltonian GAN's data.
 - :class:`Toy2DDataModule` (``hnn.data.toy2d``) — 2-D toy densities for the samplers/energy models.
 
 Lightning is only imported when a DataModule is first accessed.
@@ -31,6 +33,7 @@ __all__ = [
     "DeviceBatches",
     "available_tasks",
     "Toy2DDataModule",
+    "TrajectoryDataModule",
     "GymDataModule",
     "GymTransitions",
     "collect_transitions",
@@ -56,6 +59,7 @@ _LAZY = {
     "DeviceBatches": "hnn.data.datamodule",
     "available_tasks": "hnn.data.datamodule",
     "Toy2DDataModule": "hnn.data.toy2d",
+    "TrajectoryDataModule": "hnn.data.trajectories",
     "GymDataModule": "hnn.data.gym",
     "GymTransitions": "hnn.data.gym",
     "collect_transitions": "hnn.data.gym",

@@ -5,13 +5,14 @@
 - :mod:`hnn.evaluation.table1` -- the Table 1 protocols of Greydanus et al. 2019, the table and its figure;
 - :mod:`hnn.evaluation.figures` -- phase portraits and the energy-model density figure;
 - :mod:`hnn.evaluation.gan` -- physics metrics of generated trajectories: :func:`energy_w1`, :func:`energy_drift`,
-  :func:`one_step_flow`, :func:`physics_residual`, :func:`mmd` (:class:`MMDResult`) and :func:`energy_report`.
+  :func:`one_step_flow`, :func:`physics_residual`, :func:`mmd` (:class:`MMDResult`), :func:`energy_report` and the GAN protocol :func:`gan_report`.
 """
 from hnn.evaluation.gan import (
     MMDResult,
     energy_drift,
     energy_report,
     energy_w1,
+    gan_report,
     mmd,
     one_step_flow,
     physics_residual,
@@ -29,4 +30,5 @@ __all__ = [
     "mmd",
     "MMDResult",
     "energy_report",
+    "gan_report",
 ]

@@ -148,3 +148,58 @@ def draw_energy_model(model: Any, data: Tensor, path: str, title: str = "", num_
     fig.tight_layout(rect=(0, 0, 1, 0.94))  # room for the suptitle above the panel titles
     atomic_save_figure(fig, path, dpi=110)
     return path
+
+
+def draw_trajectory_panels(path: str, panels: dict[str, Tensor], energies: dict[str, Tensor], t: Tensor,
+                           title: str = "", n_show: int = 8) -> str:
+    """Sets of phase-space trajectories side by side, one column each (e.g. real / Hamiltonian GAN / twins): the
+    (q, p) orbits of ``n_show`` of them on top, their true energy against time below. The first panel is the
+    reference: every column shares its axes, 1.6× the reference's extent in (q, p) and [0, 2·max] in energy, so a
+    diverging model is visibly clipped instead of squashing the others. ``panels[label]`` is ``[N, T, 2]``,
+    ``energies[label]`` ``[N, T]``, ``t`` ``[T]``; a jump of q by more than π (a wrapped angle) breaks the line.
+    Writes the PNG atomically; returns ``path``."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    import matplotlib
+
+    labels = list(panels)
+    if not labels or set(labels) != set(energies):
+        raise ValueError("panels and energies need the same non-empty set of labels")
+    colors = matplotlib.rcParams["axes.prop_cycle"].by_key()["color"]
+    fig = Figure(figsize=(3.6 * len(labels), 6.4))
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(2, len(labels), squeeze=False)
+    fig.subplots_adjust(left=0.07, right=0.98, bottom=0.08, top=0.88, wspace=0.18, hspace=0.32)
+    t_cpu = t.detach().cpu().double()
+    reference = panels[labels[0]].detach().cpu().double()
+    q_extent = 1.6 * float(reference[..., 0].abs().max())
+    p_extent = 1.6 * float(reference[..., 1].abs().max())
+    e_top = 2.0 * float(energies[labels[0]].detach().cpu().double().max())
+    for column, label in enumerate(labels):
+        x = panels[label].detach().cpu().double()[:n_show].clone()
+        e = energies[label].detach().cpu().double()[:n_show]
+        top, bottom = axes[0, column], axes[1, column]
+        for k in range(x.shape[0]):
+            c = colors[k % len(colors)]
+            q, p = x[k, :, 0].clone(), x[k, :, 1].clone()
+            jumps = torch.nonzero((q[1:] - q[:-1]).abs() > torch.pi).flatten() + 1
+            for offset, j in enumerate(jumps.tolist()):  # a NaN between the two sides of a wrap breaks the line
+                q = torch.cat([q[:j + offset], q.new_tensor([float("nan")]), q[j + offset:]])
+                p = torch.cat([p[:j + offset], p.new_tensor([float("nan")]), p[j + offset:]])
+            top.plot(q, p, "-", color=c, lw=1.4)
+            top.plot(x[k, 0, 0], x[k, 0, 1], "o", color=c, ms=3)
+            bottom.plot(t_cpu, e[k], "-", color=c, lw=1.4)
+        top.set_xlim(-q_extent, q_extent)
+        top.set_ylim(-p_extent, p_extent)
+        bottom.set_ylim(0.0, e_top)
+        clipped = bool((e > e_top).any())
+        top.set_title(label)
+        top.set_xlabel("q")
+        bottom.set_xlabel("t" + ("  (energy above the axis: clipped)" if clipped else ""))
+        if column == 0:
+            top.set_ylabel("p")
+            bottom.set_ylabel("true energy H(q, p)")
+    if title:
+        fig.suptitle(title)
+    atomic_save_figure(fig, path, dpi=80)
+    return path

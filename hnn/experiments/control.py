@@ -69,6 +69,11 @@ REFERENCE: dict[str, dict[str, tuple[float, float]]] = {
     "CartPole-v1": {"random": (21.0, 9.0), "true": (500.0, 0.0)},
     "MountainCarContinuous-v0": {"random": (-32.8, 1.0), "true": (96.3, 0.5)},
 }
+# seconds of one learned row (training + 10 planned episodes, one job of two on 2 cores) as measured by the
+# 10 000-transition runs: only used to start the longest rows first, so the workers finish together
+ROW_SECONDS = {("Pendulum-v1", "hnn"): 500, ("Pendulum-v1", "baseline"): 450, ("Acrobot-v1", "hnn"): 1150,
+               ("Acrobot-v1", "baseline"): 85, ("CartPole-v1", "hnn"): 1600, ("CartPole-v1", "baseline"): 400,
+               ("MountainCarContinuous-v0", "hnn"): 800, ("MountainCarContinuous-v0", "baseline"): 550}
 ENDED = {"Pendulum-v1": None, "Acrobot-v1": "reached", "CartPole-v1": "fell", "MountainCarContinuous-v0": "reached"}
 # the goal on the normalised score of the learned Hamiltonian model (mean over training seeds); None: reported only
 GOALS: dict[str, float | None] = {"Pendulum-v1": 0.95, "Acrobot-v1": 0.8, "CartPole-v1": 0.95,
@@ -537,6 +542,7 @@ def _units(args: argparse.Namespace) -> list[ControlUnit]:
                             for n in (args.transitions or [None]) for seed in args.train_seeds]
             elif not paths:
                 _log(f"  {env_id}: no {row} model (pass --checkpoint-{row} or --train): row skipped")
+    learned.sort(key=lambda u: -ROW_SECONDS.get((u.env, u.row), 0))  # stable: longest first (ROW_SECONDS)
     return learned + fixed  # the long rows first, so the workers finish together
 
 

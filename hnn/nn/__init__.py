@@ -8,14 +8,17 @@
   rebuilds one from its ``config()`` record.
 - Controlled fields (``vector_field(x, u)``, u required): :class:`PortHamiltonianField`
   (dx/dt = (J − R)∇H + [0; B(q)u], H = ½pᵀM⁻¹(q)p + V(q)) and :class:`ControlledBaselineField` (an MLP of x and u).
+- GAN parts: :class:`SequenceDiscriminator` (a dilated temporal conv or a GRU over ``[B, T, obs_dim]``) and
+  :class:`GRUMotion` (a recurrent motion model, the non-physical twin of a latent vector field).
 """
 from hnn.nn.energy import EnergyNet, RayleighDissipation, SeparableEnergyNet
 from hnn.nn.fields import BaselineField, DissipativeField, HamiltonianField, VectorField, build_field
 from hnn.nn.controlled import ControlledBaselineField, PortHamiltonianField
+from hnn.nn.gan import GRUMotion, SequenceDiscriminator
 from hnn.nn.mlp import ACTIVATIONS, INITS, MLP, make_activation
 
 __all__ = [
     "MLP", "EnergyNet", "SeparableEnergyNet", "RayleighDissipation", "ACTIVATIONS", "INITS", "make_activation",
     "VectorField", "HamiltonianField", "DissipativeField", "BaselineField", "build_field",
-    "PortHamiltonianField", "ControlledBaselineField",
+    "PortHamiltonianField", "ControlledBaselineField", "SequenceDiscriminator", "GRUMotion",
 ]

@@ -185,8 +185,8 @@ class BaselineField(VectorField):
         return self.net(self.check_state(x, u))
 
 
-# name -> class of every field build_field rebuilds; hnn.nn.controlled adds its controlled fields (importing hnn.nn
-# imports it, so the registry is complete whenever build_field can be called)
+# name -> class of every module build_field rebuilds; hnn.nn.controlled and hnn.nn.gan add theirs (importing hnn.nn
+# imports both, so the registry is complete whenever build_field can be called)
 FIELDS: dict[str, type[nn.Module]] = {
     cls.__name__: cls for cls in (HamiltonianField, DissipativeField, BaselineField, EnergyNet)
 }
@@ -201,7 +201,7 @@ def build_field(config: Any) -> nn.Module:
             or not isinstance(config.get("init_args", {}), dict):
         raise ValueError(f"a field record is {{'class_path': 'hnn.nn.<Field>', 'init_args': {{...}}}}, got {config!r}")
     module, _, name = config["class_path"].rpartition(".")
-    if module not in ("hnn.nn", "hnn.nn.fields", "hnn.nn.controlled") or name not in FIELDS:
+    if module not in ("hnn.nn", "hnn.nn.fields", "hnn.nn.controlled", "hnn.nn.gan") or name not in FIELDS:
         raise ValueError(f"unknown field class {config['class_path']!r}; hnn rebuilds only {sorted(FIELDS)} "
                          "from hnn.nn")
     try:

@@ -211,6 +211,57 @@ class DensityFigure(pl.Callback):
                                                 data_label="validation data")
 
 
+class GANMonitor(pl.Callback):
+    """Physics of a :class:`~hnn.models.HamiltonianGAN`'s samples during validation, and its figure at the end.
+
+    After each validation (not the sanity check) ``num_samples`` sequences are generated from a generator seeded
+    with ``seed`` (the same noise each time) and judged against the data module's ``val`` trajectories with the
+    true energy of its ``system``: logs ``val_energy_w1`` (W₁ of the state energies, the model-selection metric),
+    ``val_energy_drift`` and ``val_physics_residual`` (:mod:`hnn.evaluation.gan`). At the end of training it draws
+    real and generated orbits and energies side by side to ``path`` (``last_plot_path``).
+    """
+
+    def __init__(self, path: str | None = None, num_samples: int = 500, seed: int = 0) -> None:
+        self.path = path
+        self.num_samples = check_int("num_samples", num_samples, minimum=2)
+        self.seed = check_int("seed", seed)
+        self.last_plot_path: str | None = None
+
+    def _generated(self, pl_module: pl.LightningModule, steps: int) -> Tensor:
+        generator = torch.Generator().manual_seed(self.seed)
+        with torch.no_grad():
+            y = pl_module.generate(z=pl_module.noise(self.num_samples, generator), steps=steps)
+            return pl_module.read_state(y).detach().to(torch.float64).cpu()
+
+    def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        data = trainer.datamodule
+        if trainer.sanity_checking or data is None or not callable(getattr(data, "trajectories", None)):
+            return
+        from hnn.evaluation.gan import energy_drift, energy_w1, physics_residual
+
+        real = data.trajectories("val")
+        states = self._generated(pl_module, real.shape[1])
+        with torch.no_grad():
+            e_gen, e_real = data.system.hamiltonian(states), data.system.hamiltonian(real)
+        pl_module.log_dict({"val_energy_w1": energy_w1(e_gen.flatten(), e_real.flatten()),
+                            "val_energy_drift": energy_drift(e_gen),
+                            "val_physics_residual": physics_residual(states, data.system, data.dt)})
+
+    def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        data = trainer.datamodule
+        if not trainer.is_global_zero or data is None or not callable(getattr(data, "trajectories", None)):
+            return
+        from hnn.evaluation.figures import draw_trajectory_panels
+
+        real = data.trajectories("val")
+        generated = self._generated(pl_module, real.shape[1])
+        with torch.no_grad():
+            energies = {"real": data.system.hamiltonian(real), "generated": data.system.hamiltonian(generated)}
+        path = self.path or os.path.join(trainer.log_dir or trainer.default_root_dir, "gan_trajectories.png")
+        self.last_plot_path = draw_trajectory_panels(path, {"real": real, "generated": generated}, energies,
+                                                     data.times(), title=str(getattr(data, "task", "")))
+
+
 class FlushLogsAtCheckpoint(pl.Callback):
     """Write the loggers' pending rows whenever a checkpoint is saved, so a run killed after a checkpoint has every
     step up to it in ``metrics.csv`` (Lightning's CSV logger otherwise writes every 100 steps and at the end)."""

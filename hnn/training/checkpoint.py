@@ -38,7 +38,7 @@ __all__ = ["load", "read_checkpoint", "resolve_model_class", "peek_class", "Atom
 
 # keys this project's checkpoints use to record the model class
 CLASS_KEY = "hnn_model_class"
-MODEL_CLASSES = ("hnn.models.dynamics.DynamicsModule", "hnn.models.energy.EnergyModel")
+MODEL_CLASSES = ("hnn.models.dynamics.DynamicsModule", "hnn.models.energy.EnergyModel", "hnn.models.gan.HamiltonianGAN")
 # classes of hnn 0.1 checkpoints (one LightningModule per architecture, before fields were injected)
 _OLD_CLASSES = ("hnn.models.hamiltonian.HNN", "hnn.models.hamiltonian.DissipativeHNN", "hnn.models.baseline.BaselineMLP")
 
@@ -118,17 +118,34 @@ def resolve_model_class(class_path: str) -> type[pl.LightningModule]:
     return getattr(importlib.import_module(module_name), attr)
 
 
+# constructor arguments that take factories (their hparams hold a description, or None): never passed back
+_FACTORIES = ("optimizer", "scheduler", "generator_optimizer", "discriminator_optimizer")
+
+
+def _is_record(value: Any) -> bool:
+    return isinstance(value, dict) and isinstance(value.get("class_path"), str)
+
+
 def _build_model(cls: type, hparams: dict[str, Any], path: Any) -> pl.LightningModule:
-    """``cls(field=build_field(hparams["field"]), **the other plain constructor arguments)``."""
+    """``cls(field=build_field(hparams["field"]), **the other constructor arguments)``: every argument recorded as an
+    ``hnn.nn`` module record (``{"class_path": "hnn.nn.<Class>", ...}``: the field, a discriminator) is rebuilt with
+    :func:`hnn.nn.build_field`; other records (optimizer and scheduler factories) are left at their defaults — a
+    loaded model is for use, and its weights do not depend on them; plain values are passed as they are."""
     from hnn.nn import build_field
 
     if not isinstance(hparams.get("field"), dict):
         raise CheckpointError(f"{str(path)!r} has no field record in its hyperparameters (hparams['field']); it was "
                               "not written by an hnn 0.2 model")
-    injected = ("field", "optimizer", "scheduler")
-    names = [n for n in inspect.signature(cls.__init__).parameters if n != "self" and n not in injected]
+    names = [n for n in inspect.signature(cls.__init__).parameters if n != "self" and n in hparams]
     try:
-        return cls(field=build_field(hparams["field"]), **{k: hparams[k] for k in names if k in hparams})
+        kwargs = {}
+        for name in names:
+            value = hparams[name]
+            if name == "field" or _is_record(value) and value["class_path"].startswith("hnn.nn."):
+                kwargs[name] = build_field(value)
+            elif not _is_record(value) and name not in _FACTORIES:
+                kwargs[name] = value
+        return cls(**kwargs)
     except (TypeError, ValueError) as err:
         raise CheckpointError(f"cannot rebuild {cls.__name__} from the hyperparameters in {str(path)!r}: {err}") \
             from None

@@ -50,7 +50,7 @@ from pytorch_lightning.plugins.io import CheckpointIO
 from hnn.io import atomic_write_text
 from hnn.paths import config_file
 from hnn.training.callbacks import (CheckpointAtEnd, DensityFigure, FiniteLossGuard, FitTimer, FlushLogsAtCheckpoint,
-                                    NonFiniteLossError, RolloutMonitor)
+                                    GANMonitor, NonFiniteLossError, RolloutMonitor)
 from hnn.training.checkpoint import AtomicCheckpointIO, CheckpointError, peek_class, read_checkpoint
 
 __all__ = ["HNNLightningCLI", "build_cli", "run_training", "main", "TrainingResult", "wandb_mode", "DEFAULT_CONFIG",
@@ -61,6 +61,8 @@ TRAINER_DEFAULTS: dict[str, Any] = {"accelerator": "auto", "inference_mode": Fal
 # short names of the runs (and of the shipped configs): <model>_<task>
 _RUN_PREFIX = {"HamiltonianField": "hnn", "DissipativeField": "dhnn", "BaselineField": "baseline",
                "EnergyModel": "ebm", "PortHamiltonianField": "phnn", "ControlledBaselineField": "baseline"}
+# the Hamiltonian GAN's runs, named by their motion model: the Hamiltonian one and its twins
+_GAN_PREFIX = {"HamiltonianField": "hgan", "BaselineField": "hgan_mlp_twin", "GRUMotion": "hgan_gru_twin"}
 _VERSION_ENV = "HNN_RUN_VERSION"
 _WANDB_ID_FILE = "wandb_run_id"
 
@@ -184,11 +186,16 @@ def run_name_of(config: Any) -> str:
     model_class = str(model.get("class_path", "model")).rsplit(".", 1)[-1]
     init_args = model.get("init_args") or {}
     field_config = init_args.get("field") if hasattr(init_args, "get") else None
-    if model_class == "DynamicsModule" and hasattr(field_config, "get") and field_config.get("class_path"):
-        model_class = str(field_config["class_path"]).rsplit(".", 1)[-1]
-    name = _RUN_PREFIX.get(model_class, model_class.lower())
+    field_class = str(field_config["class_path"]).rsplit(".", 1)[-1] if hasattr(field_config, "get") and \
+        field_config.get("class_path") else None
+    if model_class == "HamiltonianGAN" and field_class:
+        name = _GAN_PREFIX.get(field_class, f"hgan_{field_class.lower()}")
+    else:
+        if model_class == "DynamicsModule" and field_class:
+            model_class = field_class
+        name = _RUN_PREFIX.get(model_class, model_class.lower())
     data_args = (config.get("data") or {}).get("init_args") or {}
-    task = next((data_args.get(k) for k in ("task", "density", "env_id") if hasattr(data_args, "get") and data_args.get(k)),
+    task = next((data_args.get(k) for k in ("task", "density", "env_id", "system") if hasattr(data_args, "get") and data_args.get(k)),
                 None)
     return f"{name}_{task}" if task else name
 
@@ -274,11 +281,13 @@ class HNNLightningCLI(LightningCLI):
                                              save_last=True,
                                              save_on_train_epoch_end=not self._validates(trainer_config)))
             callbacks.append(CheckpointAtEnd())  # a run that stops inside a validation interval: last.ckpt at its end
-        from hnn.models import DynamicsModule, EnergyModel
+        from hnn.models import DynamicsModule, EnergyModel, HamiltonianGAN
 
         if isinstance(self.model, DynamicsModule) and callable(getattr(self.datamodule, "reference_rollouts", None)) \
                 and not any(isinstance(c, RolloutMonitor) for c in callbacks):
             callbacks.append(RolloutMonitor(plot_dir=os.path.join(self.run_dir, "phase_portraits")))
+        if isinstance(self.model, HamiltonianGAN) and not any(isinstance(c, GANMonitor) for c in callbacks):
+            callbacks.append(GANMonitor(path=os.path.join(self.run_dir, "gan_trajectories.png")))
         if isinstance(self.model, EnergyModel) and not any(isinstance(c, DensityFigure) for c in callbacks):
             callbacks.append(DensityFigure(path=os.path.join(self.run_dir, "ebm_density.png")))
         if trainer_config.get("enable_progress_bar") is not False and not any(
@@ -384,7 +393,8 @@ def run_training(argv: list[str] | None = None, cli: HNNLightningCLI | None = No
         if type(logger).__name__ == "WandbLogger" and logger._experiment is not None:
             logger.experiment.finish()
     timer = next(c for c in trainer.callbacks if isinstance(c, FitTimer))
-    plot_path = next((c.last_plot_path for c in trainer.callbacks if isinstance(c, (RolloutMonitor, DensityFigure))),
+    plot_path = next((c.last_plot_path for c in trainer.callbacks if isinstance(c, (RolloutMonitor, DensityFigure,
+                                                                                     GANMonitor))),
                      None)
     checkpoint = trainer.checkpoint_callback
     last = getattr(checkpoint, "last_model_path", None) or None
@@ -409,6 +419,8 @@ def summary_lines(result: TrainingResult) -> list[str]:
 
     model, data = result.model, result.datamodule
     name = type(getattr(model, "field", model)).__name__
+    if callable(getattr(model, "generate", None)):
+        name = f"{type(model).__name__} ({name} motion)"
     task = getattr(data, "task", None) or getattr(data, "env_id", None) or type(data).__name__
     head = f"\n== {name} on {task}: {result.steps} steps in {result.seconds:.1f} s"
     if result.resumed_from is not None:
@@ -439,6 +451,9 @@ def summary_lines(result: TrainingResult) -> list[str]:
                      "held-out starts over the whole state space, random actions)")
         capped = "≥ " if report.median_vpt >= report.horizon else ""
         lines.append(f"   valid for        {capped}{report.median_vpt:.0f} steps (median; error <= {report.threshold:g})")
+    if result.evaluate and callable(getattr(model, "generate", None)) and callable(getattr(data, "trajectories",
+                                                                                          None)):
+        lines += gan_summary_lines(model, data)
     if result.last_checkpoint:
         lines.append(f"   checkpoint       {result.last_checkpoint}")
     elif result.resumed_from:
@@ -451,6 +466,25 @@ def summary_lines(result: TrainingResult) -> list[str]:
         contents = [n for n in ("metrics.csv", "config.yaml", "wandb") if os.path.exists(os.path.join(result.run_dir,
                                                                                                         n))]
         lines.append(f"   run folder       {result.run_dir}" + (f"  ({', '.join(contents)})" if contents else ""))
+    return lines
+
+
+def gan_summary_lines(model: pl.LightningModule, data: pl.LightningDataModule, n: int = 2000) -> list[str]:
+    """The physics of ``n`` generated sequences against the held-out test split (:func:`hnn.evaluation.gan_report`),
+    each beside its real-data floor."""
+    from hnn.evaluation.gan import gan_report
+
+    r = gan_report(model, data, n=n, permutations=200)
+    lines = [f"   energy W1        {r['energy_w1']:.4g}   (floor, real vs real: {r['energy_w1_floor']:.4g}; "
+             f"{r['n_generated']} generated vs {r['n_real']} held-out trajectories)",
+             f"   energy drift     {r['energy_drift']:.4g}   (the data's: {r['energy_drift_data']:.3g})",
+             f"   physics residual {r['physics_residual']:.4g}   (the data's: {r['physics_residual_data']:.3g}; "
+             "one-step distance from the exact flow / step length)",
+             f"   MMD²             {r['mmd2']:.4g}, p = {r['mmd_p']:.3g}   (real vs real: {r['mmd2_floor']:.4g}, "
+             f"p = {r['mmd_p_floor']:.3g})"]
+    if r["residual_half_dt"] is not None:
+        lines.append(f"   changed dt       residual {r['residual_half_dt']:.4g} at dt/2, {r['residual_double_dt']:.4g} "
+                     f"at 2dt, {r['residual_reversed']:.4g} run backwards (same noise)")
     return lines
 
 

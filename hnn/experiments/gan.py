@@ -1,0 +1,332 @@
+"""The Hamiltonian-GAN experiment: ``python scripts/evaluate_gan.py``.
+
+For each system (spring, pendulum) and motion model — the Hamiltonian GAN (``hgan_<system>.yaml``) and its twins,
+the MLP vector field (``hgan_mlp_twin_<system>.yaml``) and the GRU (``hgan_gru_twin_<system>.yaml``), identical but
+for the motion model:
+
+1. **Learning rate**: the same grid (``--lrs``, default 1e-4, 2e-4, 5e-4; both players) for every model, trained
+   with the first training seed; the one with the lowest validation energy W₁ (``val`` split, ``--n`` generated
+   sequences) is kept.
+2. **Seeds**: the other training seeds (``--seeds``, default 0 1 2) at the chosen rate.
+3. **Physics** (:func:`hnn.evaluation.gan_report`): ``--n`` generated sequences against the held-out ``test`` split,
+   beside the floors of ``test`` against the disjoint ``reference`` split.
+
+Prints per system and model the mean and range over seeds of energy W₁ (and W₁ / floor), energy drift, physics
+residual, MMD² and the changed-dt residuals; the goals (the Hamiltonian GAN's drift and residual ≤ 0.5× the best
+twin's, its W₁ ≤ 2× the floor) with met / MISSED; writes ``results.json`` (rewritten after every run,
+``"complete": false`` until the end), ``gan.md`` and ``gan_<system>.png`` (real / Hamiltonian / twins, seed 0) to
+``--out``. The data is noiseless and generated on the fly (seed 0 for every run). ``--quick``: tiny runs for CI.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import statistics
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+
+from hnn.experiments.jobs import run_jobs
+from hnn.io import atomic_write_text
+from hnn.paths import config_file
+from hnn.validate import check_int
+
+__all__ = ["GANRun", "training_argv", "run_one", "aggregate", "format_table", "main", "MODELS", "SYSTEMS"]
+
+SYSTEMS = ("spring", "pendulum")
+MODELS = {"hgan": "Hamiltonian GAN (learned H, leapfrog)", "hgan_mlp_twin": "twin: MLP vector field (rk4)",
+          "hgan_gru_twin": "twin: GRU"}
+GOAL_RATIO_TO_TWIN = 0.5  # drift and residual of the Hamiltonian GAN ≤ this × the best twin's
+GOAL_W1_TO_FLOOR = 2.0  # energy W₁ ≤ this × the real-vs-real floor
+METRICS = ("energy_w1", "energy_drift", "physics_residual", "mmd2", "residual_half_dt", "residual_double_dt",
+           "residual_reversed")
+QUICK = {"max_steps": 20, "n_data": 64, "n": 64, "permutations": 20}
+
+
+@dataclass(frozen=True)
+class GANRun:
+    """One training run to make: plain data, so it can go to a worker process."""
+
+    system: str
+    model: str
+    seed: int
+    lr: float
+    out: str
+    max_steps: int | None = None
+    n: int = 2000
+    permutations: int = 500
+    quick: bool = False
+
+
+@dataclass
+class GANResult:
+    system: str
+    model: str
+    seed: int
+    lr: float
+    checkpoint: str
+    val_energy_w1: float
+    report: dict[str, Any]
+    train_seconds: float
+    steps: int
+    parameters: int
+    seconds: float = 0.0
+    chosen: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def training_argv(run: GANRun) -> list[str]:
+    """The training program's arguments of ``run``: the shipped config, the seed, both learning rates."""
+    name = f"{run.model}_{run.system}"
+    argv = ["--config", str(config_file(name)), "--seed_everything", str(run.seed),
+            "--model.init_args.generator_optimizer.init_args.lr", repr(run.lr),
+            "--model.init_args.discriminator_optimizer.init_args.lr", repr(run.lr),
+            "--trainer.default_root_dir", str(Path(run.out) / "runs"), "--run_name", f"{name}_lr{run.lr:g}_seed{run.seed}",
+            "--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false", "--evaluate", "false"]
+    if run.max_steps is not None:
+        argv += ["--trainer.max_steps", str(run.max_steps)]
+    if run.quick:
+        argv += ["--trainer.max_steps", str(QUICK["max_steps"]), "--trainer.check_val_every_n_epoch", "1"]
+        for split in ("n_train", "n_val", "n_test", "n_reference"):
+            argv += [f"--data.init_args.{split}", str(QUICK["n_data"])]
+    return argv
+
+
+def _log(line: str) -> None:
+    print(line, flush=True)
+
+
+def validation_w1(model: Any, data: Any, n: int, seed: int = 0) -> float:
+    """Energy W₁ of ``n`` generated sequences against the ``val`` split (the model-selection metric)."""
+    from hnn.evaluation.gan import energy_w1
+
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        states = model.read_state(model.generate(z=model.noise(n, generator), steps=data.steps)).double()
+        real = data.trajectories("val")
+        return energy_w1(data.system.hamiltonian(states).flatten(), data.system.hamiltonian(real).flatten())
+
+
+def run_one(run: GANRun) -> GANResult:
+    """Train ``run`` and measure it (validation W₁ and the test :func:`hnn.evaluation.gan_report`)."""
+    from hnn.evaluation.gan import gan_report
+    from hnn.training.cli import run_training
+
+    start = time.perf_counter()
+    _log(f"  training {run.model} on {run.system} (lr {run.lr:g}, seed {run.seed})")
+    result = run_training(training_argv(run))
+    if result.last_checkpoint is None:
+        raise RuntimeError(f"training {run.model} on {run.system} wrote no checkpoint")
+    model, data = result.model.eval(), result.datamodule
+    n = QUICK["n"] if run.quick else run.n
+    permutations = QUICK["permutations"] if run.quick else run.permutations
+    val = validation_w1(model, data, n)
+    report = gan_report(model, data, n=n, permutations=permutations)
+    parameters = sum(p.numel() for p in model.field.parameters())
+    return GANResult(run.system, run.model, run.seed, run.lr, result.last_checkpoint, val, report, result.seconds,
+                     result.steps, parameters, seconds=time.perf_counter() - start)
+
+
+# ---------------------------------------------------------------------------------------------------- the table
+def _stats(values: Sequence[float | None]) -> dict[str, Any] | None:
+    values = [v for v in values if v is not None]
+    if not values:
+        return None
+    return {"mean": statistics.fmean(values), "min": min(values), "max": max(values), "values": values}
+
+
+def aggregate(results: Sequence[GANResult]) -> dict[str, Any]:
+    """Per system and model (chosen learning rate only): mean / min / max over seeds of every metric and of the
+    floors, and the goals."""
+    table: dict[str, Any] = {}
+    for system in SYSTEMS:
+        rows = {}
+        for model in MODELS:
+            chosen = [r for r in results if r.system == system and r.model == model and r.chosen]
+            if not chosen:
+                continue
+            row = {key: _stats([r.report[key] for r in chosen]) for key in METRICS}
+            row["w1_to_floor"] = _stats([r.report["energy_w1"] / r.report["energy_w1_floor"] for r in chosen])
+            row.update(lr=chosen[0].lr, seeds=[r.seed for r in chosen], parameters=chosen[0].parameters,
+                       floors={key: _stats([r.report[key] for r in chosen]) for key in
+                               ("energy_w1_floor", "energy_drift_data", "physics_residual_data", "mmd2_floor")},
+                       train_seconds=_stats([r.train_seconds for r in chosen]))
+            rows[model] = row
+        if not rows:
+            continue
+        goals = {}
+        twins = [rows[m] for m in rows if m != "hgan"]
+        if "hgan" in rows and twins:
+            h = rows["hgan"]
+            for key in ("energy_drift", "physics_residual"):
+                best = min(t[key]["mean"] for t in twins)
+                goals[key] = {"hgan": h[key]["mean"], "best_twin": best, "ratio": h[key]["mean"] / best,
+                              "goal": GOAL_RATIO_TO_TWIN, "met": h[key]["mean"] <= GOAL_RATIO_TO_TWIN * best}
+        if "hgan" in rows:
+            ratio = rows["hgan"]["w1_to_floor"]["mean"]
+            goals["energy_w1"] = {"ratio": ratio, "goal": GOAL_W1_TO_FLOOR, "met": ratio <= GOAL_W1_TO_FLOOR}
+        table[system] = {"rows": rows, "goals": goals}
+    return table
+
+
+def _mr(s: dict[str, Any] | None, fmt: str = ".3g") -> str:
+    if s is None:
+        return "–"
+    if len(s["values"]) == 1:
+        return format(s["mean"], fmt)
+    return f"{s['mean']:{fmt}} ({s['min']:{fmt}}–{s['max']:{fmt}})"
+
+
+def format_table(table: dict[str, Any], quick: bool = False) -> str:
+    """Markdown: per system a row per model (mean (min–max) over seeds), the floors, the goals."""
+    lines = []
+    for system, entry in table.items():
+        rows = entry["rows"]
+        floors = next(iter(rows.values()))["floors"]
+        lines += [f"### {system}" + (" (QUICK: not a result)" if quick else ""), "",
+                  "| motion model | lr | params | energy W₁ | W₁ / floor | energy drift | physics residual | MMD² | "
+                  "residual dt/2 | residual 2dt | residual reversed |", "|" + "---|" * 11]
+        for model, row in rows.items():
+            cells = [MODELS[model], f"{row['lr']:g}", str(row["parameters"])] + [
+                _mr(row[k]) for k in ("energy_w1", "w1_to_floor", "energy_drift", "physics_residual", "mmd2",
+                                       "residual_half_dt", "residual_double_dt", "residual_reversed")]
+            lines.append("| " + " | ".join(cells) + " |")
+        lines.append(f"| real data (floor) | – | – | {_mr(floors['energy_w1_floor'])} | 1 | "
+                     f"{_mr(floors['energy_drift_data'])} | {_mr(floors['physics_residual_data'])} | "
+                     f"{_mr(floors['mmd2_floor'])} | – | – | – |")
+        lines.append("")
+        for key, g in entry["goals"].items():
+            if key == "energy_w1":
+                lines.append(f"- goal energy W₁ ≤ {g['goal']:g}× floor: {g['ratio']:.2f}× — "
+                             f"{'met' if g['met'] else 'MISSED'}")
+            else:
+                lines.append(f"- goal {key.replace('_', ' ')} ≤ {g['goal']:g}× the best twin's: {g['hgan']:.3g} vs "
+                             f"{g['best_twin']:.3g} ({g['ratio']:.2f}×) — {'met' if g['met'] else 'MISSED'}")
+        lines.append("")
+    lines.append("Mean (min–max) over training seeds at the learning rate chosen on validation energy W₁; "
+                 "metrics on generated sequences against the held-out test split, floors: test against the "
+                 "disjoint reference split (noiseless data); residual: one-step distance from the exact flow over "
+                 "the step length; changed dt: the same noise with the latent step ×½, ×2 and −1 (reversed).")
+    return "\n".join(lines)
+
+
+def draw_figures(results: Sequence[GANResult], out: Path, seed: int = 0, n_show: int = 8) -> list[str]:
+    """``gan_<system>.png``: real / Hamiltonian GAN / twins (training seed ``seed``, chosen lr) side by side."""
+    import hnn
+    from hnn.data import TrajectoryDataModule
+    from hnn.evaluation.figures import draw_trajectory_panels
+
+    paths = []
+    for system in SYSTEMS:
+        chosen = {r.model: r for r in results if r.system == system and r.chosen and r.seed == seed}
+        if not chosen:
+            continue
+        first = hnn.load(next(iter(chosen.values())).checkpoint)
+        data = TrajectoryDataModule(system, steps=first.hparams.steps, dt=first.hparams.dt, n_train=1, n_val=1,
+                                    n_test=n_show, n_reference=1)
+        panels = {"real": data.trajectories("test")}
+        generator_seed = torch.Generator().manual_seed(1)
+        for model, r in chosen.items():
+            gan = hnn.load(r.checkpoint)
+            with torch.no_grad():
+                panels[MODELS[model].split(" (")[0]] = gan.read_state(gan.generate(n_show, generator=generator_seed))
+        energies = {k: data.system.hamiltonian(v.double()) for k, v in panels.items()}
+        path = str(out / f"gan_{system}.png")
+        paths.append(draw_trajectory_panels(path, panels, energies, data.times(),
+                                            title=f"{system}: real and generated trajectories (training seed {seed})",
+                                            n_show=n_show))
+    return paths
+
+
+# ---------------------------------------------------------------------------------------------------- the program
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--systems", nargs="+", default=list(SYSTEMS), choices=SYSTEMS)
+    p.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
+    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], help="training seeds (the first picks the lr)")
+    p.add_argument("--lrs", nargs="+", type=float, default=[1e-4, 2e-4, 5e-4], help="the learning-rate grid")
+    p.add_argument("--max-steps", type=int, default=None, help="training steps (default: the configs')")
+    p.add_argument("--n", type=int, default=2000, help="generated sequences per measurement")
+    p.add_argument("--permutations", type=int, default=500, help="MMD permutations")
+    p.add_argument("--jobs", type=int, default=1, help="worker processes, one training run each")
+    p.add_argument("--out", default="gan_eval")
+    p.add_argument("--quick", action="store_true", help="smoke run: 20 steps on 64 trajectories, one lr, one seed")
+    args = p.parse_args(argv)
+    check_int("jobs", args.jobs, minimum=1)
+    check_int("n", args.n, minimum=2)
+    if args.quick:
+        args.seeds, args.lrs = args.seeds[:1], args.lrs[:1]
+    for lr in args.lrs:
+        if not lr > 0:
+            raise SystemExit(f"error: --lrs must be positive, got {lr!r}")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    command = "python scripts/evaluate_gan.py " + " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None
+                                                                                   else argv))
+    common = dict(out=str(out), max_steps=args.max_steps, n=args.n, permutations=args.permutations, quick=args.quick)
+    first, rest = args.seeds[0], args.seeds[1:]
+    units = [GANRun(system, model, first, lr, **common) for system in args.systems for model in args.models
+             for lr in args.lrs]
+    print(f"evaluate_gan: {', '.join(args.systems)} × {', '.join(args.models)}; lr grid {args.lrs} on seed {first}, "
+          f"then seeds {rest or '–'}; {len(units)} + {len(args.systems) * len(args.models) * len(rest)} runs on "
+          f"{args.jobs} worker(s) -> {out}" + (" (QUICK)" if args.quick else ""), flush=True)
+    start = time.perf_counter()
+    results: list[GANResult] = []
+
+    def write(complete: bool) -> dict[str, Any]:
+        table = aggregate(results)
+        payload = {"command": command, "complete": complete, "quick": args.quick, "lrs": args.lrs,
+                   "seeds": args.seeds, "n": args.n, "permutations": args.permutations, "table": table,
+                   "runs": [r.as_dict() for r in results], "seconds": time.perf_counter() - start}
+        atomic_write_text(out / "results.json", json.dumps(payload, indent=1) + "\n")
+        return table
+
+    def finished(index: int, result: GANResult) -> list[GANRun]:
+        results.append(result)
+        _log(f"  done [{time.perf_counter() - start:6.0f} s] {result.model} on {result.system} (lr {result.lr:g}, "
+             f"seed {result.seed}): val W₁ {result.val_energy_w1:.4g}, test W₁ {result.report['energy_w1']:.4g} "
+             f"(floor {result.report['energy_w1_floor']:.3g}), drift {result.report['energy_drift']:.3g}, residual "
+             f"{result.report['physics_residual']:.3g} ({result.train_seconds:.0f} s training)")
+        more: list[GANRun] = []
+        grid = [r for r in results if r.system == result.system and r.model == result.model and r.seed == first]
+        if result.seed == first and len(grid) == len(args.lrs):
+            best = min(grid, key=lambda r: r.val_energy_w1)
+            best.chosen = True
+            _log(f"  {result.model} on {result.system}: lr {best.lr:g} chosen (val W₁ "
+                 + ", ".join(f"{r.lr:g}: {r.val_energy_w1:.4g}" for r in sorted(grid, key=lambda r: r.lr)) + ")")
+            more = [GANRun(result.system, result.model, seed, best.lr, **common) for seed in rest]
+        elif result.seed != first:
+            result.chosen = True
+        write(complete=False)
+        return more
+
+    if args.jobs > 1:
+        run_jobs(run_one, units, jobs=args.jobs, on_result=finished)
+    else:
+        queue, index = list(units), 0
+        while queue:
+            unit = queue.pop(0)
+            queue += finished(index, run_one(unit))
+            index += 1
+    table = write(complete=True)
+    text = format_table(table, quick=args.quick)
+    atomic_write_text(out / "gan.md", text + "\n")
+    figures = draw_figures(results, out, seed=first)
+    print()
+    print(text)
+    print(f"\n{len(results)} runs in {time.perf_counter() - start:.0f} s; results {out / 'results.json'}, table "
+          f"{out / 'gan.md'}" + "".join(f", figure {p}" for p in figures))
+    return 0

@@ -1,0 +1,293 @@
+"""``HamiltonianGAN``: a GAN whose generator moves a latent state with a learned Hamiltonian.
+
+Generator, for noise z ~ N(0, I) ``[B, noise_dim]``:
+
+    x₀ = N_θ(z)                                   (an MLP noise map to the latent state [q₀, p₀])
+    x_k = integrate(field, x₀, t_k = k·dt)         k = 0 … T − 1, through ``hnn.integrate`` (``integrator``)
+    y_k = decode(x_k)                              (the observation of each step)
+
+with ``field`` injected: a :class:`~hnn.nn.HamiltonianField` (``structure="separable"`` + ``leapfrog``: explicit and
+exactly symplectic; a general H with ``implicit_midpoint``), or the twins — a :class:`~hnn.nn.BaselineField` (an
+unconstrained MLP vector field through the same ``hnn.integrate``) or a :class:`~hnn.nn.GRUMotion` (a recurrent map,
+no time step). ``decoder="identity"`` observes the latent state itself with angle coordinates as (cos q, sin q)
+(``angles``: one flag per q), so the latent *is* the phase space; ``decoder="mlp"`` maps it through a small MLP to the
+same observation space. A real trajectory x ``[B, T, 2n]`` is observed by the same fixed map (:meth:`observe`), and
+:meth:`read_state` inverts it (q = atan2(sin, cos)) for the physics metrics.
+
+The injected ``discriminator`` (:class:`~hnn.nn.SequenceDiscriminator`) scores whole sequences ``[B, T, obs_dim]``.
+Losses (non-saturating, with one-sided label smoothing s for the real label and the R1 penalty on real data):
+
+    L_D = BCE(D(y_real), s) + BCE(D(y_fake), 0) + (γ/2)·E‖∇_y D(y_real)‖²
+    L_G = BCE(D(y_fake), 1) + λ_cyc·E|Δp/dt|            (λ_cyc = ``cyclic_weight``, 0 by default)
+
+Manual optimization, each training step: ``discriminator_steps`` discriminator updates on detached fakes, then one
+generator update; each player's optimizer holds only its own parameters, and the generator step's gradients that
+reach the discriminator are cleared before the next discriminator update. Logged: ``d_loss``, ``g_loss``, ``r1``,
+``d_real``, ``d_fake`` (mean logits); the physics metrics during validation come from the
+:class:`~hnn.training.callbacks.GANMonitor` callback.
+"""
+from __future__ import annotations
+
+import functools
+from typing import Any, Literal
+
+import pytorch_lightning as pl
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+import hnn.integrators as _integrators
+from hnn.models.dynamics import OptimizerFactory, describe_callable
+from hnn.nn.mlp import MLP
+from hnn.validate import check_choice, check_int, check_nonnegative, check_real
+
+__all__ = ["HamiltonianGAN", "DECODERS"]
+
+DECODERS = ("identity", "mlp")
+_ADAM = functools.partial(torch.optim.Adam, lr=2e-4, betas=(0.5, 0.999))
+
+
+class HamiltonianGAN(pl.LightningModule):
+    """Generate trajectories by a latent motion model; judge whole sequences (module docstring).
+
+    Args:
+        field: the latent motion model: ``vector_field(x)`` rolled out by ``hnn.integrate``, or ``rollout(x0, steps)``
+            (:class:`~hnn.nn.GRUMotion`). Its ``dim`` = 2n is the latent state size.
+        discriminator: ``[B, T, obs_dim] -> [B]`` logits; ``obs_dim`` must match the observation (see ``angles``).
+        steps: sequence length T generated in training (the data's).
+        dt: the latent time step between samples (the data's sampling interval).
+        noise_dim, map_width, map_depth: the noise map's input size and MLP.
+        angles: one flag per q, True for an angle (observed as cos, sin); default none.
+        decoder: ``"identity"`` or ``"mlp"`` (``decoder_width``, depth 2).
+        integrator, integrator_dt: the ``hnn.integrate`` method and substep (None: one step per sample).
+        generator_optimizer, discriminator_optimizer: ``params -> Optimizer`` (default Adam 2e-4, β = (0.5, 0.999)).
+        r1_gamma: γ of the R1 penalty (0: off).
+        label_smoothing: the real label s ∈ (0, 1] (1: none).
+        cyclic_weight: λ_cyc of the cyclic-coordinate loss (0: off).
+        discriminator_steps: discriminator updates per generator update.
+    """
+
+    def __init__(
+        self,
+        field: nn.Module,
+        discriminator: nn.Module,
+        steps: int = 32,
+        dt: float = 0.1,
+        noise_dim: int = 16,
+        map_width: int = 128,
+        map_depth: int = 2,
+        angles: list[bool] | None = None,
+        decoder: Literal["identity", "mlp"] = "identity",
+        decoder_width: int = 64,
+        integrator: str = "leapfrog",
+        integrator_dt: float | None = None,
+        generator_optimizer: OptimizerFactory = _ADAM,
+        discriminator_optimizer: OptimizerFactory = _ADAM,
+        r1_gamma: float = 10.0,
+        label_smoothing: float = 0.9,
+        cyclic_weight: float = 0.0,
+        discriminator_steps: int = 1,
+    ) -> None:
+        super().__init__()
+        if not isinstance(field, nn.Module) or not isinstance(getattr(field, "dim", None), int) or not (
+                callable(getattr(field, "vector_field", None)) or callable(getattr(field, "rollout", None))):
+            raise TypeError("field must be an nn.Module with an int dim and vector_field(x) (hnn.nn fields) or "
+                            f"rollout(x0, steps) (hnn.nn.GRUMotion), got {type(field).__name__}")
+        if field.dim % 2:
+            raise ValueError(f"the latent state [q, p] has an even size; field.dim is {field.dim}")
+        if not isinstance(discriminator, nn.Module):
+            raise TypeError(f"discriminator must be an nn.Module, got {type(discriminator).__name__}")
+        for name, factory in (("generator_optimizer", generator_optimizer),
+                              ("discriminator_optimizer", discriminator_optimizer)):
+            if not callable(factory):
+                raise TypeError(f"{name} must be a callable params -> Optimizer, got {type(factory).__name__}")
+        check_int("steps", steps, minimum=1)
+        if check_real("dt", dt) == 0.0:
+            raise ValueError("dt must be non-zero (negative runs the latent dynamics backwards)")
+        check_int("noise_dim", noise_dim, minimum=1)
+        check_int("map_width", map_width, minimum=1)
+        check_int("map_depth", map_depth, minimum=1)
+        check_choice("decoder", decoder, DECODERS)
+        check_int("decoder_width", decoder_width, minimum=1)
+        check_choice("integrator", integrator, _integrators.available())
+        check_nonnegative("r1_gamma", r1_gamma)
+        if not 0.0 < check_real("label_smoothing", label_smoothing) <= 1.0:
+            raise ValueError(f"label_smoothing is the real label and must lie in (0, 1], got {label_smoothing!r}")
+        check_nonnegative("cyclic_weight", cyclic_weight)
+        check_int("discriminator_steps", discriminator_steps, minimum=1)
+        n = field.dim // 2
+        angles = [False] * n if angles is None else [bool(a) for a in angles]
+        if len(angles) != n:
+            raise ValueError(f"angles needs one flag per coordinate q: the latent state has n = {n}, got {len(angles)}")
+        self.obs_dim = 2 * n + sum(angles)
+        obs_dim = getattr(discriminator, "obs_dim", None)
+        if obs_dim is not None and obs_dim != self.obs_dim:
+            raise ValueError(f"the discriminator takes obs_dim={obs_dim} features per step, but the observation has "
+                             f"{self.obs_dim} (n = {n}, {sum(angles)} angle(s) as cos and sin)")
+        self.automatic_optimization = False
+        self.field, self.discriminator = field, discriminator
+        self.noise_map = MLP(noise_dim, 2 * n, width=map_width, depth=map_depth)
+        self.decoder = MLP(2 * n, self.obs_dim, width=decoder_width, depth=2) if decoder == "mlp" else None
+        self.generator_optimizer, self.discriminator_optimizer = generator_optimizer, discriminator_optimizer
+        self.register_buffer("_angles", torch.tensor(angles, dtype=torch.bool), persistent=False)
+        self.save_hyperparameters(ignore=["field", "discriminator", "generator_optimizer", "discriminator_optimizer"])
+        self.hparams["angles"] = angles
+        for name, module in (("field", field), ("discriminator", discriminator)):
+            config = getattr(module, "config", None)
+            self.hparams[name] = config() if callable(config) else None
+        self.hparams["generator_optimizer"] = describe_callable(generator_optimizer)
+        self.hparams["discriminator_optimizer"] = describe_callable(discriminator_optimizer)
+
+    # ------------------------------------------------------------------ observation
+    @property
+    def n(self) -> int:
+        return int(self.field.dim) // 2
+
+    @property
+    def recurrent(self) -> bool:
+        """The motion model is a recurrent map (``rollout``) with no time step, not a vector field."""
+        return not callable(getattr(self.field, "vector_field", None))
+
+    def observe(self, x: Tensor) -> Tensor:
+        """[q, p] ``[..., 2n]`` -> the observation ``[..., obs_dim]``: each angle q as (cos q, sin q), then the other
+        q, then p."""
+        if x.shape[-1] != 2 * self.n:
+            raise ValueError(f"states have {2 * self.n} entries [q, p]; got shape {tuple(x.shape)}")
+        q, p = x[..., :self.n], x[..., self.n:]
+        angles = self._angles.to(x.device)
+        if not bool(angles.any()):
+            return x
+        theta = q[..., angles]
+        return torch.cat([torch.cos(theta), torch.sin(theta), q[..., ~angles], p], dim=-1)
+
+    def read_state(self, y: Tensor) -> Tensor:
+        """The inverse of :meth:`observe`: [q, p] ``[..., 2n]`` from an observation (q = atan2(sin, cos) ∈ (−π, π]),
+        for real and generated sequences alike."""
+        if y.shape[-1] != self.obs_dim:
+            raise ValueError(f"observations have {self.obs_dim} entries; got shape {tuple(y.shape)}")
+        angles = self._angles.to(y.device)
+        k = int(angles.sum())
+        if k == 0:
+            return y
+        theta = torch.atan2(y[..., k:2 * k], y[..., :k])
+        others = y[..., 2 * k:2 * k + self.n - k]
+        q = torch.empty(*y.shape[:-1], self.n, dtype=y.dtype, device=y.device)
+        q[..., angles], q[..., ~angles] = theta, others
+        return torch.cat([q, y[..., 2 * k + self.n - k:]], dim=-1)
+
+    # ------------------------------------------------------------------ generator
+    def noise(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        """z ~ N(0, I) ``[n, noise_dim]`` on the model's device and dtype."""
+        check_int("n", n, minimum=1)
+        weight = self.noise_map.layers[0].weight
+        device = generator.device if generator is not None else weight.device  # draw where the generator lives
+        return torch.randn(n, self.hparams.noise_dim, generator=generator, dtype=weight.dtype,
+                           device=device).to(weight.device)
+
+    def motion(self, x0: Tensor, steps: int | None = None, dt: float | None = None) -> Tensor:
+        """Latent states ``[B, steps, 2n]`` from ``x0 [B, 2n]``: ``hnn.integrate`` at times k·dt (dt < 0 runs
+        backwards), or the recurrent rollout (which has no dt: only the default is accepted)."""
+        steps = self.hparams.steps if steps is None else check_int("steps", steps, minimum=1)
+        if self.recurrent:
+            if dt is not None and dt != self.hparams.dt:
+                raise ValueError(f"{type(self.field).__name__} is a recurrent map with no time step: dt cannot be "
+                                 f"changed (got {dt!r})")
+            return self.field.rollout(x0, steps).transpose(0, 1)
+        dt = self.hparams.dt if dt is None else check_real("dt", dt)
+        t = torch.arange(steps, dtype=x0.dtype, device=x0.device) * dt
+        states = _integrators.integrate(self.field, x0, t, method=self.hparams.integrator,
+                                        dt=self.hparams.integrator_dt)
+        return states.transpose(0, 1)
+
+    def decode(self, states: Tensor) -> Tensor:
+        return self.observe(states) if self.decoder is None else self.decoder(states)
+
+    def generate(self, n: int | None = None, z: Tensor | None = None, steps: int | None = None,
+                 dt: float | None = None, generator: torch.Generator | None = None,
+                 return_latent: bool = False) -> Tensor | tuple[Tensor, Tensor]:
+        """Observed sequences ``[B, steps, obs_dim]`` (and the latent states ``[B, steps, 2n]`` with
+        ``return_latent``) from ``z`` or from ``n`` fresh noise draws."""
+        if (n is None) == (z is None):
+            raise ValueError("pass exactly one of n (fresh noise) and z (given noise)")
+        z = self.noise(n, generator) if z is None else z
+        states = self.motion(self.noise_map(z), steps=steps, dt=dt)
+        y = self.decode(states)
+        return (y, states) if return_latent else y
+
+    def forward(self, z: Tensor) -> Tensor:
+        return self.generate(z=z)
+
+    # ------------------------------------------------------------------ losses
+    def discriminator_loss(self, real: Tensor, fake: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """(L_D, R1 term E‖∇D(real)‖², mean D(real), mean D(fake)) for observed ``real`` and detached ``fake``."""
+        gamma = self.hparams.r1_gamma
+        real = real.detach().requires_grad_(gamma > 0)
+        d_real, d_fake = self.discriminator(real), self.discriminator(fake.detach())
+        loss = F.binary_cross_entropy_with_logits(d_real, torch.full_like(d_real, self.hparams.label_smoothing)) \
+            + F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake))
+        r1 = torch.zeros((), device=real.device, dtype=real.dtype)
+        if gamma > 0:
+            (grad,) = torch.autograd.grad(d_real.sum(), real, create_graph=True)
+            r1 = grad.pow(2).flatten(1).sum(1).mean()
+            loss = loss + 0.5 * gamma * r1
+        return loss, r1.detach(), d_real.detach().mean(), d_fake.detach().mean()
+
+    def generator_loss(self, fake: Tensor, latent: Tensor) -> Tensor:
+        """L_G for observed ``fake`` generated from the latent states ``latent``."""
+        logits = self.discriminator(fake)
+        loss = F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
+        if self.hparams.cyclic_weight > 0 and latent.shape[1] > 1:
+            dp = (latent[:, 1:, self.n:] - latent[:, :-1, self.n:]) / abs(self.hparams.dt)
+            loss = loss + self.hparams.cyclic_weight * dp.abs().mean()
+        return loss
+
+    def generator_parameters(self) -> list[nn.Parameter]:
+        return [p for name, p in self.named_parameters() if not name.startswith("discriminator.")]
+
+    # ------------------------------------------------------------------ Lightning
+    def training_step(self, batch: Any, batch_idx: int) -> Tensor:
+        (x,) = batch
+        real = self.observe(x)
+        opt_g, opt_d = self.optimizers()
+        for _ in range(self.hparams.discriminator_steps):
+            fake = self.generate(real.shape[0], steps=real.shape[1]).detach()
+            d_loss, r1, d_real, d_fake = self.discriminator_loss(real, fake)
+            opt_d.zero_grad(set_to_none=True)
+            self.manual_backward(d_loss)
+            opt_d.step()
+        fake, latent = self.generate(real.shape[0], steps=real.shape[1], return_latent=True)
+        g_loss = self.generator_loss(fake, latent)
+        opt_g.zero_grad(set_to_none=True)
+        self.manual_backward(g_loss)
+        opt_g.step()
+        opt_d.zero_grad(set_to_none=True)  # the generator step's gradients on D are not D's
+        self.log_dict({"d_loss": d_loss.detach(), "g_loss": g_loss.detach(), "r1": r1, "d_real": d_real,
+                       "d_fake": d_fake}, prog_bar=False)
+        self.log("train_loss", d_loss.detach() + g_loss.detach(), prog_bar=True)
+        return g_loss.detach()
+
+    def validation_step(self, batch: Any, batch_idx: int) -> None:
+        (x,) = batch
+        real = self.observe(x)
+        fake = self.generate(real.shape[0], steps=real.shape[1]).detach()
+        with torch.no_grad():
+            d_real, d_fake = self.discriminator(real), self.discriminator(fake)
+            loss = F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real)) \
+                + F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake))
+        self.log("val_d_loss", loss, prog_bar=True)
+
+    def configure_optimizers(self) -> list[torch.optim.Optimizer]:
+        return [self.generator_optimizer(self.generator_parameters()),
+                self.discriminator_optimizer(self.discriminator.parameters())]
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["hnn_model_class"] = f"{type(self).__module__}.{type(self).__qualname__}"
+
+    @classmethod
+    def load_from_checkpoint(cls, checkpoint_path, map_location=None, **kwargs):  # type: ignore[override]
+        """Lightning's conventional name for :func:`hnn.load`, restricted to this class."""
+        if kwargs:
+            raise TypeError(f"load_from_checkpoint takes checkpoint_path and map_location only, got {sorted(kwargs)}")
+        from hnn.training.checkpoint import load
+
+        return load(checkpoint_path, map_location=map_location, expected_class=cls)

@@ -1,0 +1,231 @@
+"""HamiltonianGAN: shapes, the latent leapfrog's symplectic properties (float64), the two players' updates, R1,
+checkpoints, the trajectory data and the GAN protocol."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import pytorch_lightning as pl
+import torch
+
+import hnn
+from hnn.data import TrajectoryDataModule
+from hnn.evaluation import gan_report
+from hnn.models import HamiltonianGAN
+from hnn.nn import BaselineField, GRUMotion, HamiltonianField, SequenceDiscriminator
+
+
+def motion_models() -> dict[str, torch.nn.Module]:
+    return {"hamiltonian": HamiltonianField(2, hidden_dim=16, structure="separable"),
+            "mlp": BaselineField(2, hidden_dim=16), "gru": GRUMotion(2, hidden_dim=8)}
+
+
+def make_gan(kind: str = "hamiltonian", angles: list[bool] | None = None, **kwargs) -> HamiltonianGAN:
+    field = motion_models()[kind]
+    obs_dim = 3 if angles and angles[0] else 2
+    integrator = "leapfrog" if kind == "hamiltonian" else "rk4"
+    return HamiltonianGAN(field, SequenceDiscriminator(obs_dim, width=8, layers=3), steps=8, dt=0.1, noise_dim=4,
+                          map_width=16, angles=angles, integrator=integrator, **kwargs)
+
+
+@pytest.mark.parametrize("kind", ["hamiltonian", "mlp", "gru"])
+@pytest.mark.parametrize("angles", [None, [True]])
+def test_generator_shapes_for_several_lengths(kind, angles):
+    torch.manual_seed(0)
+    gan = make_gan(kind, angles)
+    obs_dim = 3 if angles else 2
+    for steps in (1, 2, 7, 33):
+        y, latent = gan.generate(5, steps=steps, return_latent=True)
+        assert y.shape == (5, steps, obs_dim) and latent.shape == (5, steps, 2)
+        assert gan.discriminator(y).shape == (5,)
+    assert gan.generate(z=torch.zeros(3, 4)).shape == (3, 8, obs_dim)  # the default T
+
+
+def test_observation_and_read_off_are_inverse_on_the_circle():
+    gan = make_gan(angles=[True]).double()
+    x = torch.randn(50, 6, 2, dtype=torch.float64) * 3.0
+    y = gan.observe(x)
+    assert y.shape == (50, 6, 3)
+    torch.testing.assert_close(y[..., 0], torch.cos(x[..., 0]))
+    back = gan.read_state(y)
+    wrapped = torch.atan2(torch.sin(x[..., 0]), torch.cos(x[..., 0]))
+    torch.testing.assert_close(back[..., 0], wrapped, rtol=0, atol=1e-12)
+    torch.testing.assert_close(back[..., 1], x[..., 1], rtol=0, atol=0)
+
+
+def _hamiltonian_gan_float64(seed: int = 0) -> HamiltonianGAN:
+    torch.manual_seed(seed)
+    return make_gan("hamiltonian").double()
+
+
+def test_latent_leapfrog_keeps_the_learned_energy_bounded_with_h2_scaling_and_no_drift():
+    gan = _hamiltonian_gan_float64()
+    H = gan.field.hamiltonian
+    x0 = torch.tensor([[0.8, -0.3], [-0.5, 0.6]], dtype=torch.float64)
+    errors = {}
+    for h in (0.05, 0.025):
+        with torch.no_grad():
+            x = gan.motion(x0, steps=10_000, dt=h)  # [2, 10 000, 2]
+            e = H(x) - H(x0).unsqueeze(1)
+        errors[h] = e.abs().max().item()
+        # no drift: the energy error of the last 1000 steps oscillates like that of the first 1000
+        first, last = e[:, :1000].abs().max().item(), e[:, -1000:].abs().max().item()
+        assert last <= 1.5 * first + 1e-12, (h, first, last)
+    # a second-order method: halving h quarters the bounded energy error (ratio 4 up to higher-order terms)
+    assert 3.0 < errors[0.05] / errors[0.025] < 5.0, errors
+
+
+def test_latent_leapfrog_step_is_symplectic_and_time_reversible():
+    gan = _hamiltonian_gan_float64(1)
+    J = torch.tensor([[0.0, 1.0], [-1.0, 0.0]], dtype=torch.float64)
+    for x0 in torch.tensor([[0.3, -0.7], [1.2, 0.4], [-0.9, -1.1]], dtype=torch.float64):
+        M = torch.autograd.functional.jacobian(lambda x: gan.motion(x.unsqueeze(0), steps=2, dt=0.1)[0, 1], x0)
+        torch.testing.assert_close(M.T @ J @ M, J, rtol=0, atol=1e-10)
+    x0 = torch.tensor([[0.3, -0.7], [1.2, 0.4]], dtype=torch.float64)
+    with torch.no_grad():
+        forward = gan.motion(x0, steps=201, dt=0.1)  # 200 steps at h
+        back = gan.motion(forward[:, -1], steps=201, dt=-0.1)  # then 200 at −h
+    torch.testing.assert_close(back[:, -1], x0, rtol=0, atol=1e-12)
+
+
+def _tiny_data(system: str = "spring", n: int = 64) -> TrajectoryDataModule:
+    return TrajectoryDataModule(system, steps=8, dt=0.1, n_train=n, n_val=n, n_test=n, n_reference=n,
+                                batch_size=32, seed=0)
+
+
+def _fit(gan: HamiltonianGAN, data: TrajectoryDataModule, steps: int, root) -> pl.Trainer:
+    trainer = pl.Trainer(max_steps=steps, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                         enable_model_summary=False, limit_val_batches=0, default_root_dir=str(root),
+                         accelerator="cpu", inference_mode=False)
+    trainer.fit(gan, datamodule=data)
+    return trainer
+
+
+def _params(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in module.named_parameters()}
+
+
+def _changed(before: dict[str, torch.Tensor], module: torch.nn.Module) -> list[str]:
+    return [k for k, v in module.named_parameters() if not torch.equal(before[k], v.detach())]
+
+
+@pytest.mark.parametrize("frozen", ["generator", "discriminator"])
+def test_one_training_step_changes_only_the_player_that_steps(frozen, tmp_path):
+    """A zero learning rate for one player: after one step its parameters are exactly unchanged, and every
+    parameter of the other player's networks has moved."""
+    torch.manual_seed(0)
+    adam = {"generator": lambda p: torch.optim.Adam(p, lr=1e-2), "discriminator": lambda p: torch.optim.Adam(p, lr=1e-2)}
+    adam[frozen] = lambda p: torch.optim.Adam(p, lr=0.0)
+    gan = make_gan(generator_optimizer=adam["generator"], discriminator_optimizer=adam["discriminator"])
+    before = _params(gan)
+    _fit(gan, _tiny_data(), 1, tmp_path)
+    changed = _changed(before, gan)
+    d_names = [k for k in before if k.startswith("discriminator.")]
+    g_names = [k for k in before if not k.startswith("discriminator.")]
+    if frozen == "generator":
+        assert not [k for k in changed if k in g_names] and set(d_names) <= set(changed)
+    else:
+        assert not [k for k in changed if k in d_names] and set(g_names) <= set(changed)
+
+
+def test_r1_penalty_matches_finite_differences():
+    torch.manual_seed(0)
+    gan = make_gan(r1_gamma=10.0).double()
+    real = torch.randn(3, 5, 2, dtype=torch.float64)
+    fake = torch.randn(3, 5, 2, dtype=torch.float64)
+    _, r1, _, _ = gan.discriminator_loss(real, fake)
+    eps, total = 1e-6, 0.0
+    with torch.no_grad():
+        for b in range(3):
+            for index in range(10):
+                bump = torch.zeros(10, dtype=torch.float64)
+                bump[index] = eps
+                up = gan.discriminator((real[b].flatten() + bump).view(1, 5, 2))
+                down = gan.discriminator((real[b].flatten() - bump).view(1, 5, 2))
+                total += float((up - down) / (2 * eps)) ** 2
+    # central differences: O(eps²) truncation, O(1e-16/eps) round-off -> agreement to ~1e-8 relative
+    assert r1.item() == pytest.approx(total / 3, rel=1e-7)
+
+
+@pytest.mark.parametrize("kind", ["hamiltonian", "mlp", "gru"])
+def test_checkpoint_round_trip_through_hnn_load(kind, tmp_path):
+    torch.manual_seed(0)
+    gan = make_gan(kind, angles=[True])
+    trainer = _fit(gan, _tiny_data("pendulum"), 2, tmp_path)
+    path = tmp_path / "gan.ckpt"
+    trainer.save_checkpoint(str(path))
+    loaded = hnn.load(path)
+    assert isinstance(loaded, HamiltonianGAN) and type(loaded.field) is type(gan.field)
+    z = torch.randn(4, 4)
+    torch.testing.assert_close(loaded.generate(z=z), gan.eval().generate(z=z), rtol=0, atol=0)
+    assert HamiltonianGAN.load_from_checkpoint(path).hparams.angles == [True]
+
+
+def test_bad_input_names_the_problem():
+    with pytest.raises(ValueError, match="obs_dim=2"):
+        HamiltonianGAN(HamiltonianField(2, structure="separable"), SequenceDiscriminator(2), angles=[True])
+    with pytest.raises(ValueError, match="one flag per coordinate"):
+        HamiltonianGAN(HamiltonianField(2, structure="separable"), SequenceDiscriminator(2), angles=[True, False])
+    with pytest.raises(TypeError, match="field must be"):
+        HamiltonianGAN(torch.nn.Linear(2, 2), SequenceDiscriminator(2))
+    with pytest.raises(ValueError, match="label_smoothing"):
+        make_gan(label_smoothing=0.0)
+    with pytest.raises(ValueError, match="dt must be non-zero"):
+        HamiltonianGAN(GRUMotion(2), SequenceDiscriminator(2), dt=0.0)
+    gan = make_gan("gru")
+    with pytest.raises(ValueError, match="no time step"):
+        gan.generate(2, dt=0.05)
+    with pytest.raises(ValueError, match="exactly one of n"):
+        gan.generate(2, z=torch.zeros(2, 4))
+    with pytest.raises(ValueError, match=r"\[batch, T >= 1, 2\]"):
+        gan.discriminator(torch.zeros(2, 5, 3))
+
+
+def test_trajectory_data_is_noiseless_and_splits_are_disjoint():
+    data = _tiny_data("pendulum", n=40)
+    splits = {name: data.trajectories(name) for name in ("train", "val", "test", "reference")}
+    starts = torch.cat([x[:, 0] for x in splits.values()])
+    assert torch.unique(starts, dim=0).shape[0] == 160  # four disjoint sets of independent starts
+    for x in splits.values():
+        assert x.shape == (40, 8, 2) and x.dtype == torch.float64
+        energy = data.system.hamiltonian(x)
+        # the reference integration's tolerance (dopri5 at 1e-12) bounds the energy error
+        assert (energy - energy[:, :1]).abs().max() < 1e-9
+    (batch,) = next(iter(data.train_dataloader()))
+    assert batch.shape == (32, 8, 2) and batch.dtype == torch.float32
+    with pytest.raises(ValueError, match="system"):
+        TrajectoryDataModule("three_body")
+
+
+def test_gan_report_has_every_metric_and_no_dt_checks_for_the_gru():
+    torch.manual_seed(0)
+    data = _tiny_data("pendulum", n=50)
+    report = gan_report(make_gan("hamiltonian", angles=[True]), data, n=50, permutations=20)
+    for key in ("energy_w1", "energy_w1_floor", "energy_drift", "physics_residual", "mmd2", "residual_half_dt",
+                "residual_double_dt", "residual_reversed"):
+        assert isinstance(report[key], float) and math.isfinite(report[key]), key
+    assert report["physics_residual_data"] < 1e-6  # the real trajectories are the exact flow
+    report = gan_report(make_gan("gru", angles=[True]), data, n=50, permutations=20)
+    assert report["residual_half_dt"] is None and report["residual_reversed"] is None
+
+
+def test_evaluate_gan_quick_runs_end_to_end(tmp_path, monkeypatch, capsys):
+    """The experiment's whole path (lr choice, second seed on the chosen lr, table, goals, figure) on tiny runs."""
+    import json
+
+    from hnn.experiments import gan as experiment
+
+    monkeypatch.delenv("WANDB_SERVICE", raising=False)
+    monkeypatch.setenv("WANDB_MODE", "disabled")
+    out = tmp_path / "gan"
+    assert experiment.main(["--quick", "--systems", "pendulum", "--models", "hgan", "hgan_gru_twin", "--out",
+                            str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "QUICK: not a result" in printed and "goal energy drift ≤ 0.5× the best twin's" in printed
+    results = json.loads((out / "results.json").read_text())
+    assert results["complete"] is True and len(results["runs"]) == 2 and all(r["chosen"] for r in results["runs"])
+    rows = results["table"]["pendulum"]["rows"]
+    assert rows["hgan"]["residual_half_dt"] is not None and rows["hgan_gru_twin"]["residual_half_dt"] is None
+    assert (out / "gan_pendulum.png").stat().st_size > 10_000 and (out / "gan.md").exists()
+    with pytest.raises(SystemExit):
+        experiment.parse_args(["--systems", "three_body"])
