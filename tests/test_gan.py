@@ -229,3 +229,29 @@ def test_evaluate_gan_quick_runs_end_to_end(tmp_path, monkeypatch, capsys):
     assert (out / "gan_pendulum.png").stat().st_size > 10_000 and (out / "gan.md").exists()
     with pytest.raises(SystemExit):
         experiment.parse_args(["--systems", "three_body"])
+
+
+def test_train_py_runs_the_gan_config_and_resumes_it(tmp_path, monkeypatch):
+    """``scripts/train.py --config configs/hgan_pendulum.yaml`` trains with checkpoints, resumes with
+    ``--ckpt_path last`` in the same run folder (both optimizers' states restored), and ``hnn.load`` restores it."""
+    from hnn.paths import config_file
+    from hnn.training.cli import run_training
+
+    monkeypatch.delenv("WANDB_SERVICE", raising=False)
+    args = ["--config", str(config_file("hgan_pendulum")), "--trainer.default_root_dir", str(tmp_path / "runs"),
+            "--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false",
+            "--trainer.logger", "false", "--evaluate", "false", "--trainer.check_val_every_n_epoch", "1",
+            "--data.init_args.batch_size", "16"]
+    for split in ("n_train", "n_val", "n_test", "n_reference"):
+        args += [f"--data.init_args.{split}", "32"]
+    first = run_training(args + ["--trainer.max_steps", "4"])
+    assert first.steps == 4 and first.last_checkpoint.endswith("last.ckpt") and "hgan_pendulum" in first.run_dir
+    second = run_training(args + ["--trainer.max_steps", "8", "--ckpt_path", "last"])
+    assert second.steps == 4 and second.total_steps == 8 and second.run_dir == first.run_dir
+    state = torch.load(second.last_checkpoint, weights_only=True)
+    # Lightning's global step counts optimizer steps: one discriminator and one generator step per batch, so 8 steps
+    # are 4 updates of each player, continued from the first run's optimizer states
+    assert [int(next(iter(s["state"].values()))["step"]) for s in state["optimizer_states"]] == [4, 4]
+    assert second.plot_path is not None and second.plot_path.endswith("gan_trajectories.png")
+    model = hnn.load(second.last_checkpoint)
+    assert isinstance(model, HamiltonianGAN) and model.hparams.angles == [True]

@@ -22,7 +22,9 @@ Losses (non-saturating, with one-sided label smoothing s for the real label and 
 
 Manual optimization, each training step: ``discriminator_steps`` discriminator updates on detached fakes, then one
 generator update; each player's optimizer holds only its own parameters, and the generator step's gradients that
-reach the discriminator are cleared before the next discriminator update. Logged: ``d_loss``, ``g_loss``, ``r1``,
+reach the discriminator are cleared before the next discriminator update. Lightning counts every optimizer step in
+``trainer.global_step`` (and so in ``max_steps`` and the checkpoints' step): a batch is 1 + ``discriminator_steps``
+steps; the loggers' step axis counts batches. Logged: ``d_loss``, ``g_loss``, ``r1``,
 ``d_real``, ``d_fake`` (mean logits); the physics metrics during validation come from the
 :class:`~hnn.training.callbacks.GANMonitor` callback.
 """
