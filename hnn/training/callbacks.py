@@ -218,7 +218,8 @@ class GANMonitor(pl.Callback):
     with ``seed`` (the same noise each time) and judged against the data module's ``val`` trajectories with the
     true energy of its ``system``: logs ``val_energy_w1`` (W₁ of the state energies, the model-selection metric),
     ``val_energy_drift`` and ``val_physics_residual`` (:mod:`hnn.evaluation.gan`). At the end of training it draws
-    real and generated orbits and energies side by side to ``path`` (``last_plot_path``).
+    real and generated orbits and energies side by side to ``path`` (``last_plot_path``), and logs that PNG to every
+    logger that takes images (wandb).
     """
 
     def __init__(self, path: str | None = None, num_samples: int = 500, seed: int = 0) -> None:
@@ -260,6 +261,9 @@ class GANMonitor(pl.Callback):
         path = self.path or os.path.join(trainer.log_dir or trainer.default_root_dir, "gan_trajectories.png")
         self.last_plot_path = draw_trajectory_panels(path, {"real": real, "generated": generated}, energies,
                                                      data.times(), title=str(getattr(data, "task", "")))
+        for logger in trainer.loggers:  # wandb: the figure as an image of the run
+            if callable(getattr(logger, "log_image", None)):
+                logger.log_image(key="gan_trajectories", images=[self.last_plot_path], step=trainer.global_step)
 
 
 class FlushLogsAtCheckpoint(pl.Callback):
