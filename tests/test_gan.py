@@ -114,7 +114,7 @@ def test_one_training_step_changes_only_the_player_that_steps(frozen, tmp_path):
     """A zero learning rate for one player: after one step its parameters are exactly unchanged, and every
     parameter of the other player's networks has moved."""
     torch.manual_seed(0)
-    adam = {"generator": lambda p: torch.optim.Adam(p, lr=1e-2), "discriminator": lambda p: torch.optim.Adam(p, lr=1e-2)}
+    adam = {player: (lambda p: torch.optim.Adam(p, lr=1e-2)) for player in ("generator", "discriminator")}
     adam[frozen] = lambda p: torch.optim.Adam(p, lr=0.0)
     gan = make_gan(generator_optimizer=adam["generator"], discriminator_optimizer=adam["discriminator"])
     before = _params(gan)

@@ -89,7 +89,8 @@ def training_argv(run: GANRun) -> list[str]:
     argv = ["--config", str(config_file(name)), "--seed_everything", str(run.seed),
             "--model.init_args.generator_optimizer.init_args.lr", repr(run.lr),
             "--model.init_args.discriminator_optimizer.init_args.lr", repr(run.lr),
-            "--trainer.default_root_dir", str(Path(run.out) / "runs"), "--run_name", f"{name}_lr{run.lr:g}_seed{run.seed}",
+            "--trainer.default_root_dir", str(Path(run.out) / "runs"),
+            "--run_name", f"{name}_lr{run.lr:g}_seed{run.seed}",
             "--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false", "--evaluate", "false"]
     if run.max_steps is not None:
         argv += ["--trainer.max_steps", str(run.max_steps)]

@@ -195,7 +195,8 @@ def run_name_of(config: Any) -> str:
             model_class = field_class
         name = _RUN_PREFIX.get(model_class, model_class.lower())
     data_args = (config.get("data") or {}).get("init_args") or {}
-    task = next((data_args.get(k) for k in ("task", "density", "env_id", "system") if hasattr(data_args, "get") and data_args.get(k)),
+    task = next((data_args.get(k) for k in ("task", "density", "env_id", "system")
+                 if hasattr(data_args, "get") and data_args.get(k)),
                 None)
     return f"{name}_{task}" if task else name
 
