@@ -360,7 +360,7 @@ def test_module_records_the_field_and_the_optimizer_that_trains():
 def test_models_are_exported_and_import_hnn_stays_free_of_lightning():
     import hnn.models as models
 
-    assert set(models.__all__) == {"DynamicsModule", "EnergyModel"}
+    assert set(models.__all__) == {"DynamicsModule", "EnergyModel", "HamiltonianGAN"}
     with pytest.raises(AttributeError):
         models.NotAModel  # noqa: B018
     # ``import hnn`` and ``hnn.integrate`` do not import Lightning (hnn/__init__.py imports it lazily)

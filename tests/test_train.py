@@ -128,6 +128,16 @@ def test_every_config_parses_and_links_the_state_dimension(config, tmp_path):
     prefix, task = config.stem.split("_", 1)
     if prefix == "ebm":
         assert isinstance(cli.model, EnergyModel) and cli.model.field.dim == cli.datamodule.dim == 2
+    elif prefix == "hgan":  # the Hamiltonian GAN and its twins: the motion model is the only difference
+        from hnn.models import HamiltonianGAN
+        from hnn.nn import GRUMotion
+
+        system = task.rsplit("_", 1)[-1]
+        expected = {"mlp_twin": BaselineField, "gru_twin": GRUMotion}.get(task.rsplit("_", 1)[0], HamiltonianField)
+        assert isinstance(cli.model, HamiltonianGAN) and type(cli.model.field) is expected
+        assert cli.model.field.dim == cli.datamodule.dim == 2 and cli.datamodule.system_name == system
+        assert cli.model.hparams.steps == cli.datamodule.steps and cli.model.hparams.dt == cli.datamodule.dt
+        assert cli.model.hparams.angles == [system == "pendulum"]
     elif task.startswith("gym_"):  # a controlled model of a gymnasium env: the field fits the env's facts
         field = cli.model.field
         assert isinstance(cli.model, DynamicsModule)
