@@ -255,3 +255,19 @@ def test_train_py_runs_the_gan_config_and_resumes_it(tmp_path, monkeypatch):
     assert second.plot_path is not None and second.plot_path.endswith("gan_trajectories.png")
     model = hnn.load(second.last_checkpoint)
     assert isinstance(model, HamiltonianGAN) and model.hparams.angles == [True]
+
+
+def test_evaluate_gan_logs_its_figures_and_goals_to_an_offline_wandb_run(tmp_path, monkeypatch):
+    from hnn.experiments.gan import log_to_wandb
+
+    monkeypatch.delenv("WANDB_SERVICE", raising=False)
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    figure = tmp_path / "gan_spring.png"
+    from PIL import Image
+
+    Image.new("RGB", (40, 30), "white").save(figure)
+    table = {"spring": {"goals": {"energy_w1": {"ratio": 3.0, "met": False}}}}
+    assert log_to_wandb(tmp_path, table, "| table |", [str(figure)]) == "offline"
+    assert list(tmp_path.glob("wandb/offline-run-*/files/media/images/gan_spring_*.png"))
+    monkeypatch.setenv("WANDB_MODE", "disabled")
+    assert log_to_wandb(tmp_path, table, "", [str(figure)]) is None

@@ -15,7 +15,8 @@ Prints per system and model the mean and range over seeds of energy W₁ (and W�
 residual, MMD² and the changed-dt residuals; the goals (the Hamiltonian GAN's drift and residual ≤ 0.5× the best
 twin's, its W₁ ≤ 2× the floor) with met / MISSED; writes ``results.json`` (rewritten after every run,
 ``"complete": false`` until the end), ``gan.md`` and ``gan_<system>.png`` (real / Hamiltonian / twins, seed 0) to
-``--out``. The data is noiseless and generated on the fly (seed 0 for every run). ``--quick``: tiny runs for CI.
+``--out``, and logs the figures, the table and the goals to one wandb run (offline by default; off with
+``WANDB_MODE=disabled``). The data is noiseless and generated on the fly (seed 0 for every run). ``--quick``: tiny runs for CI.
 """
 from __future__ import annotations
 
@@ -247,6 +248,29 @@ def draw_figures(results: Sequence[GANResult], out: Path, seed: int = 0, n_show:
     return paths
 
 
+def log_to_wandb(out: Path, table: dict[str, Any], text: str, figures: Sequence[str]) -> str | None:
+    """One wandb run (offline unless the user's settings say otherwise; none when ``WANDB_MODE=disabled``) with the
+    comparison figures, the table as text and the goals in its summary; returns the mode used, None when off."""
+    from hnn.training.cli import wandb_mode
+
+    mode = wandb_mode()
+    if mode == "disabled":
+        return None
+    import wandb
+
+    run = wandb.init(project="hnn", name="evaluate_gan", dir=str(out), mode="offline" if mode == "dryrun" else mode,
+                     job_type="evaluation")
+    try:
+        run.log({Path(p).stem: wandb.Image(p) for p in figures} | {"table": wandb.Html(f"<pre>{text}</pre>")})
+        for system, entry in table.items():
+            for key, goal in entry["goals"].items():
+                run.summary[f"{system}/{key}_ratio"] = goal["ratio"]
+                run.summary[f"{system}/{key}_met"] = goal["met"]
+    finally:
+        run.finish()
+    return mode
+
+
 # ---------------------------------------------------------------------------------------------------- the program
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter)
@@ -328,8 +352,10 @@ def main(argv: list[str] | None = None) -> int:
     text = format_table(table, quick=args.quick)
     atomic_write_text(out / "gan.md", text + "\n")
     figures = draw_figures(results, out, seed=first)
+    logged = log_to_wandb(out, table, text, figures)
     print()
     print(text)
     print(f"\n{len(results)} runs in {time.perf_counter() - start:.0f} s; results {out / 'results.json'}, table "
-          f"{out / 'gan.md'}" + "".join(f", figure {p}" for p in figures))
+          f"{out / 'gan.md'}" + "".join(f", figure {p}" for p in figures)
+          + (f"; wandb ({logged}) under {out / 'wandb'}" if logged else ""))
     return 0

@@ -2,7 +2,7 @@
 
 - :class:`SequenceDiscriminator` — D(y) for an observed sequence ``y [B, T, obs_dim]`` → a logit ``[B]``, for any
   T ≥ 1. ``kind="conv"``: a dilated temporal convolution (kernel 3, dilations 1, 2, 4, …: the receptive field
-  1 + 2·Σ dilations covers ``2^layers − 1`` steps, so one layer stack sees a whole 32-step clip), LeakyReLU(0.2), then
+  1 + 2·Σ dilations = ``2^(layers + 1) − 1`` steps, 63 for 5 layers: a whole 32-step clip), LeakyReLU(0.2), then
   the mean and the max over time of the last features into a linear head. ``kind="gru"``: a GRU over the sequence,
   its last hidden state into a linear head. ``spectral_norm=True`` wraps every weight in
   ``torch.nn.utils.parametrizations.spectral_norm``.
