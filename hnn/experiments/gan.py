@@ -182,7 +182,7 @@ def aggregate(results: Sequence[GANResult]) -> dict[str, Any]:
 def _mr(s: dict[str, Any] | None, fmt: str = ".3g") -> str:
     if s is None:
         return "–"
-    if len(s["values"]) == 1:
+    if len(s["values"]) == 1 or s["min"] == s["max"]:
         return format(s["mean"], fmt)
     return f"{s['mean']:{fmt}} ({s['min']:{fmt}}–{s['max']:{fmt}})"
 
