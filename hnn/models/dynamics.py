@@ -23,12 +23,12 @@ from __future__ import annotations
 import functools
 from typing import Any, Callable, Iterable, Literal, Union
 
-import pytorch_lightning as pl
 import torch
 from torch import Tensor, nn
 
 import hnn.integrators as _integrators
 from hnn.data.batches import ControlWindowBatch, DerivativeBatch, WindowBatch
+from hnn.models.base import LoadableModule
 from hnn.validate import check_choice, check_positive
 
 __all__ = ["DynamicsModule", "describe_callable"]
@@ -56,7 +56,7 @@ def describe_callable(factory: Any) -> dict[str, Any] | None:
     return {"class_path": name, "init_args": plain}
 
 
-class DynamicsModule(pl.LightningModule):
+class DynamicsModule(LoadableModule):
     """Learn ``field`` from derivative pairs or trajectory windows.
 
     Args:
@@ -216,16 +216,3 @@ class DynamicsModule(pl.LightningModule):
         if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
             config["monitor"] = "val_loss"
         return {"optimizer": optimizer, "lr_scheduler": config}
-
-    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        checkpoint["hnn_model_class"] = f"{type(self).__module__}.{type(self).__qualname__}"
-
-    @classmethod
-    def load_from_checkpoint(cls, checkpoint_path: Any, map_location: Any = None, **kwargs: Any) -> Any:
-        """Lightning's conventional name for :func:`hnn.load` (the one loader: safe, rebuilds the field from the
-        checkpoint alone, eval mode), restricted to this class. Extra Lightning arguments are not supported."""
-        if kwargs:
-            raise TypeError(f"load_from_checkpoint takes checkpoint_path and map_location only, got {sorted(kwargs)}")
-        from hnn.training.checkpoint import load  # the loader sits in the training room, above the models
-
-        return load(checkpoint_path, map_location=map_location, expected_class=cls)

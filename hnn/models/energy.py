@@ -16,16 +16,16 @@ from __future__ import annotations
 import functools
 import math
 
-import pytorch_lightning as pl
 import torch
 from torch import Tensor, nn
 
+from hnn.models.base import LoadableModule
 from hnn.models.dynamics import OptimizerFactory, describe_callable
 from hnn.sampling import HMC
 from hnn.validate import check_int, check_nonnegative, check_positive, check_real
 
 
-class EnergyModel(pl.LightningModule):
+class EnergyModel(LoadableModule):
     """Energy-based model trained by persistent contrastive divergence with HMC negatives.
 
     ``field``: the injected scalar network E(x) (``hnn.nn.EnergyNet(2, width=128, depth=3, activation="silu")`` in
@@ -146,15 +146,3 @@ class EnergyModel(pl.LightningModule):
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return self.optimizer_factory(self.parameters())
-
-    def on_save_checkpoint(self, checkpoint: dict) -> None:
-        checkpoint["hnn_model_class"] = f"{type(self).__module__}.{type(self).__qualname__}"
-
-    @classmethod
-    def load_from_checkpoint(cls, checkpoint_path, map_location=None, **kwargs):  # type: ignore[override]
-        """Lightning's conventional name for :func:`hnn.load`, restricted to this class."""
-        if kwargs:
-            raise TypeError(f"load_from_checkpoint takes checkpoint_path and map_location only, got {sorted(kwargs)}")
-        from hnn.training.checkpoint import load
-
-        return load(checkpoint_path, map_location=map_location, expected_class=cls)

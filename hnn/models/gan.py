@@ -33,12 +33,12 @@ from __future__ import annotations
 import functools
 from typing import Any, Literal
 
-import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 import hnn.integrators as _integrators
+from hnn.models.base import LoadableModule
 from hnn.models.dynamics import OptimizerFactory, describe_callable
 from hnn.nn.mlp import MLP
 from hnn.validate import check_choice, check_int, check_nonnegative, check_real
@@ -49,7 +49,7 @@ DECODERS = ("identity", "mlp")
 _ADAM = functools.partial(torch.optim.Adam, lr=2e-4, betas=(0.5, 0.999))
 
 
-class HamiltonianGAN(pl.LightningModule):
+class HamiltonianGAN(LoadableModule):
     """Generate trajectories by a latent motion model; judge whole sequences (module docstring).
 
     Args:
@@ -252,7 +252,8 @@ class HamiltonianGAN(pl.LightningModule):
         real = self.observe(x)
         opt_g, opt_d = self.optimizers()
         for _ in range(self.hparams.discriminator_steps):
-            fake = self.generate(real.shape[0], steps=real.shape[1]).detach()
+            with torch.no_grad():  # the discriminator's fakes need no graph through the generator's rollout
+                fake = self.generate(real.shape[0], steps=real.shape[1])
             d_loss, r1, d_real, d_fake = self.discriminator_loss(real, fake)
             opt_d.zero_grad(set_to_none=True)
             self.manual_backward(d_loss)
@@ -271,8 +272,8 @@ class HamiltonianGAN(pl.LightningModule):
     def validation_step(self, batch: Any, batch_idx: int) -> None:
         (x,) = batch
         real = self.observe(x)
-        fake = self.generate(real.shape[0], steps=real.shape[1]).detach()
         with torch.no_grad():
+            fake = self.generate(real.shape[0], steps=real.shape[1])
             d_real, d_fake = self.discriminator(real), self.discriminator(fake)
             loss = F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real)) \
                 + F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake))
@@ -281,15 +282,3 @@ class HamiltonianGAN(pl.LightningModule):
     def configure_optimizers(self) -> list[torch.optim.Optimizer]:
         return [self.generator_optimizer(self.generator_parameters()),
                 self.discriminator_optimizer(self.discriminator.parameters())]
-
-    def on_save_checkpoint(self, checkpoint: dict) -> None:
-        checkpoint["hnn_model_class"] = f"{type(self).__module__}.{type(self).__qualname__}"
-
-    @classmethod
-    def load_from_checkpoint(cls, checkpoint_path, map_location=None, **kwargs):  # type: ignore[override]
-        """Lightning's conventional name for :func:`hnn.load`, restricted to this class."""
-        if kwargs:
-            raise TypeError(f"load_from_checkpoint takes checkpoint_path and map_location only, got {sorted(kwargs)}")
-        from hnn.training.checkpoint import load
-
-        return load(checkpoint_path, map_location=map_location, expected_class=cls)
