@@ -45,7 +45,7 @@ from torch import Tensor
 from hnn.validate import check_int, check_positive
 
 __all__ = ["MMDResult", "energy_w1", "energy_drift", "one_step_flow", "physics_residual", "mmd", "energy_report",
-           "gan_report"]
+           "generated_states", "validation_metrics", "gan_report"]
 
 # Upper bound on the entries of one [N + M, chunk] label block (and of its product with the kernel), in elements.
 _LABEL_BLOCK_ELEMENTS = 1 << 23
@@ -307,6 +307,26 @@ def energy_report(generated: Tensor, real: Tensor, real_reference: Tensor, syste
 
 
 # ------------------------------------------------------------------------------------------------------ a GAN
+def generated_states(model: Any, n: int, steps: int, seed: int = 0) -> Tensor:
+    """``n`` sequences of ``model`` (a :class:`hnn.models.HamiltonianGAN`) from noise drawn with a generator seeded
+    with ``seed``, read back to float64 states ``[n, steps, 2n]`` on the CPU by ``model.read_state``."""
+    generator = torch.Generator().manual_seed(check_int("seed", seed))
+    with torch.no_grad():
+        y = model.generate(z=model.noise(check_int("n", n, minimum=2), generator), steps=steps)
+        return model.read_state(y).detach().to(torch.float64).cpu()
+
+
+def validation_metrics(model: Any, data: Any, n: int = 500, seed: int = 0) -> dict[str, float]:
+    """Energy W₁ (the model-selection metric), energy drift and physics residual of :func:`generated_states`
+    against the ``val`` split of ``data`` (a :class:`hnn.data.TrajectoryDataModule`), with its system's true H."""
+    real = data.trajectories("val")
+    states = generated_states(model, n, real.shape[1], seed)
+    with torch.no_grad():
+        e_gen, e_real = data.system.hamiltonian(states), data.system.hamiltonian(real)
+    return {"energy_w1": energy_w1(e_gen.flatten(), e_real.flatten()), "energy_drift": energy_drift(e_gen),
+            "physics_residual": physics_residual(states, data.system, data.dt)}
+
+
 def gan_report(model: Any, data: Any, n: int = 2000, seed: int = 0, permutations: int = 500) -> dict[str, Any]:
     """The physics protocol of a trained :class:`hnn.models.HamiltonianGAN` on a :class:`hnn.data.TrajectoryDataModule`.
 

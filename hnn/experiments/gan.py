@@ -106,20 +106,9 @@ def _log(line: str) -> None:
     print(line, flush=True)
 
 
-def validation_w1(model: Any, data: Any, n: int, seed: int = 0) -> float:
-    """Energy W₁ of ``n`` generated sequences against the ``val`` split (the model-selection metric)."""
-    from hnn.evaluation.gan import energy_w1
-
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        states = model.read_state(model.generate(z=model.noise(n, generator), steps=data.steps)).double()
-        real = data.trajectories("val")
-        return energy_w1(data.system.hamiltonian(states).flatten(), data.system.hamiltonian(real).flatten())
-
-
 def run_one(run: GANRun) -> GANResult:
     """Train ``run`` and measure it (validation W₁ and the test :func:`hnn.evaluation.gan_report`)."""
-    from hnn.evaluation.gan import gan_report
+    from hnn.evaluation.gan import gan_report, validation_metrics
     from hnn.training.cli import run_training
 
     start = time.perf_counter()
@@ -130,7 +119,7 @@ def run_one(run: GANRun) -> GANResult:
     model, data = result.model.eval(), result.datamodule
     n = QUICK["n"] if run.quick else run.n
     permutations = QUICK["permutations"] if run.quick else run.permutations
-    val = validation_w1(model, data, n)
+    val = validation_metrics(model, data, n)["energy_w1"]
     report = gan_report(model, data, n=n, permutations=permutations)
     parameters = sum(p.numel() for p in model.field.parameters())
     return GANResult(run.system, run.model, run.seed, run.lr, result.last_checkpoint, val, report, result.seconds,

@@ -228,34 +228,24 @@ class GANMonitor(pl.Callback):
         self.seed = check_int("seed", seed)
         self.last_plot_path: str | None = None
 
-    def _generated(self, pl_module: pl.LightningModule, steps: int) -> Tensor:
-        generator = torch.Generator().manual_seed(self.seed)
-        with torch.no_grad():
-            y = pl_module.generate(z=pl_module.noise(self.num_samples, generator), steps=steps)
-            return pl_module.read_state(y).detach().to(torch.float64).cpu()
-
     def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         data = trainer.datamodule
         if trainer.sanity_checking or data is None or not callable(getattr(data, "trajectories", None)):
             return
-        from hnn.evaluation.gan import energy_drift, energy_w1, physics_residual
+        from hnn.evaluation.gan import validation_metrics
 
-        real = data.trajectories("val")
-        states = self._generated(pl_module, real.shape[1])
-        with torch.no_grad():
-            e_gen, e_real = data.system.hamiltonian(states), data.system.hamiltonian(real)
-        pl_module.log_dict({"val_energy_w1": energy_w1(e_gen.flatten(), e_real.flatten()),
-                            "val_energy_drift": energy_drift(e_gen),
-                            "val_physics_residual": physics_residual(states, data.system, data.dt)})
+        metrics = validation_metrics(pl_module, data, n=self.num_samples, seed=self.seed)
+        pl_module.log_dict({f"val_{key}": value for key, value in metrics.items()})
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         data = trainer.datamodule
         if not trainer.is_global_zero or data is None or not callable(getattr(data, "trajectories", None)):
             return
         from hnn.evaluation.figures import draw_trajectory_panels
+        from hnn.evaluation.gan import generated_states
 
         real = data.trajectories("val")
-        generated = self._generated(pl_module, real.shape[1])
+        generated = generated_states(pl_module, self.num_samples, real.shape[1], self.seed)
         with torch.no_grad():
             energies = {"real": data.system.hamiltonian(real), "generated": data.system.hamiltonian(generated)}
         path = self.path or os.path.join(trainer.log_dir or trainer.default_root_dir, "gan_trajectories.png")
