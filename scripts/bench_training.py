@@ -18,7 +18,8 @@ spring data with Adam(lr 1e-3, weight_decay 1e-4), full batch, and do the same p
 
 What the training program adds is Lightning's machinery: its loops, hooks, callbacks and logger connector. Wall and
 CPU seconds are for the training loop only (first step to last step; start-up, data
-loading and the final test are excluded). Repeats are interleaved; the median and the range are printed.
+loading and the final test are excluded). Repeats are interleaved, alternating which side runs first; the median and
+the range are printed.
 """
 from __future__ import annotations
 
@@ -133,11 +134,16 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="hnn-bench-") as root:
         bar = not args.no_progress_bar
         for r in range(args.repeats):
-            print(f"[{r + 1}/{args.repeats}] plain PyTorch loop ...", flush=True)
-            results["plain"].append(plain_loop(args.steps, args.hidden, args.seed, os.path.join(root, f"plain{r}"),
-                                               bar))
-            print(f"[{r + 1}/{args.repeats}] train.py (default config) ...", flush=True)
-            results["train"].append(train_py(args.steps, args.hidden, args.seed, root, bar, args.threads))
+            # the sides alternate which runs first (ABBA), so a drift in the machine's load or a process-age effect
+            # does not always land on the same side
+            for side in (("plain", "train") if r % 2 == 0 else ("train", "plain")):
+                if side == "plain":
+                    print(f"[{r + 1}/{args.repeats}] plain PyTorch loop ...", flush=True)
+                    results["plain"].append(plain_loop(args.steps, args.hidden, args.seed,
+                                                       os.path.join(root, f"plain{r}"), bar))
+                else:
+                    print(f"[{r + 1}/{args.repeats}] train.py (default config) ...", flush=True)
+                    results["train"].append(train_py(args.steps, args.hidden, args.seed, root, bar, args.threads))
     med = {k: (statistics.median(w for w, _ in v), statistics.median(c for _, c in v)) for k, v in results.items()}
     (pw, pc), (tw, tc) = med["plain"], med["train"]
     us = lambda seconds: seconds / args.steps * 1e6  # noqa: E731

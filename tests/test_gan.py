@@ -147,6 +147,41 @@ def test_r1_penalty_matches_finite_differences():
     assert r1.item() == pytest.approx(total / 3, rel=1e-7)
 
 
+@pytest.mark.parametrize("kind", ["hamiltonian", "gru"])
+def test_weight_average_follows_the_update_rule_and_generates_in_eval_mode(kind, tmp_path):
+    """θ̄ ← β_k θ̄ + (1 − β_k) θ after each generator step (β_0 = min(β, 1/10)); eval mode generates with θ̄, train
+    mode with θ; the optimizers never see θ̄; hnn.load restores it."""
+    torch.manual_seed(0)
+    gan = make_gan(kind, ema_decay=0.99)
+    assert make_gan(kind).generator_ema is None  # off by default
+    theta0 = {k: v.detach().clone() for k, v in gan.generator_ema.named_parameters()}
+    assert all(not p.requires_grad for p in gan.generator_ema.parameters())
+    ema_ids = {id(p) for p in gan.generator_ema.parameters()}
+    assert not ema_ids & {id(p) for p in gan.generator_parameters()}
+    trainer = _fit(gan, _tiny_data(), 2, tmp_path)  # one batch: one discriminator and one generator step
+    assert int(gan.ema_updates) == 1
+    live = dict(gan.named_parameters())
+    for name, averaged in gan.generator_ema.named_parameters():
+        expected = 0.1 * theta0[name] + 0.9 * live[name].detach()
+        torch.testing.assert_close(averaged, expected, rtol=1e-6, atol=1e-7)
+    assert any(not torch.equal(theta0[k], v) for k, v in gan.generator_ema.named_parameters())
+    z = torch.randn(4, 4)
+    with torch.no_grad():
+        trained = gan.train().generate(z=z)
+        averaged = gan.eval().generate(z=z)
+        for name, module in gan.generator_ema.items():  # the same generator with θ̄ put into the live modules
+            getattr(gan, name).load_state_dict(module.state_dict())
+        rebuilt = gan.train().generate(z=z)
+    torch.testing.assert_close(averaged, rebuilt, rtol=0, atol=0)
+    assert not torch.allclose(averaged, trained)
+    path = tmp_path / "gan.ckpt"
+    trainer.save_checkpoint(str(path))
+    loaded = hnn.load(path)
+    torch.testing.assert_close(loaded.generate(z=z), averaged, rtol=0, atol=0)
+    with pytest.raises(ValueError, match="ema_decay"):
+        make_gan(kind, ema_decay=1.0)
+
+
 @pytest.mark.parametrize("kind", ["hamiltonian", "mlp", "gru"])
 def test_checkpoint_round_trip_through_hnn_load(kind, tmp_path):
     torch.manual_seed(0)

@@ -423,3 +423,15 @@ def test_energy_mse_matches_the_closed_form_for_a_damped_model():
     assert (energy(report.preds[0]) - h0 * torch.exp(-2 * gamma * t[:, None])).abs().max() <= eps
     exact = evaluate_rollouts(_DampedOscillator(0.0), reference, rtol=1e-11, atol=1e-11)
     assert exact.energy_mse < 1e-18 and exact.state_mse < 1e-16  # the undamped model is the truth
+
+
+def test_lightning_hook_name_bypasses_the_module_registries_and_parameters_still_register():
+    model = DynamicsModule(HamiltonianField(2, hidden_dim=8))
+    n_params = len(list(model.parameters()))
+    model._current_fx_name = "training_step"  # what the trainer sets around each hook
+    assert model._current_fx_name == "training_step" and "_current_fx_name" in vars(model)
+    assert len(list(model.parameters())) == n_params
+    model.extra = torch.nn.Parameter(torch.zeros(3))  # any other name still goes through nn.Module
+    assert len(list(model.parameters())) == n_params + 1 and "extra" not in vars(model)
+    model._current_fx_name = None
+    assert model._current_fx_name is None

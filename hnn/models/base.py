@@ -15,6 +15,15 @@ class LoadableModule(pl.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["hnn_model_class"] = f"{type(self).__module__}.{type(self).__qualname__}"
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        # Lightning's trainer sets ``_current_fx_name`` (a hook name or None) around every hook call, about forty
+        # times per training step; nn.Module.__setattr__ would look the name up in the parameter, buffer and
+        # submodule registries each time. It is a plain attribute, so it is stored directly.
+        if name == "_current_fx_name":
+            object.__setattr__(self, name, value)
+        else:
+            super().__setattr__(name, value)
+
     @classmethod
     def load_from_checkpoint(cls, checkpoint_path: Any, map_location: Any = None, **kwargs: Any) -> Any:
         """Lightning's conventional name for :func:`hnn.load` (the one loader: safe, rebuilds the injected modules

@@ -20,6 +20,14 @@ Losses (non-saturating, with one-sided label smoothing s for the real label and 
     L_D = BCE(D(y_real), s) + BCE(D(y_fake), 0) + (γ/2)·E‖∇_y D(y_real)‖²
     L_G = BCE(D(y_fake), 1) + λ_cyc·E|Δp/dt|            (λ_cyc = ``cyclic_weight``, 0 by default)
 
+With ``ema_decay`` β > 0 the module also keeps an exponential moving average of the generator's weights
+(noise map, motion model, decoder; Karras et al. 2018), updated after each generator step as
+
+    θ̄ ← β_k·θ̄ + (1 − β_k)·θ,    β_k = min(β, (1 + k)/(10 + k))   (k: generator steps so far)
+
+and generates with θ̄ whenever the module is in eval mode (validation, evaluation, a loaded checkpoint); training
+always uses and updates θ. The discriminator is not averaged.
+
 Manual optimization, each training step: ``discriminator_steps`` discriminator updates on detached fakes, then one
 generator update; each player's optimizer holds only its own parameters, and the generator step's gradients that
 reach the discriminator are cleared before the next discriminator update. Lightning counts every optimizer step in
@@ -30,6 +38,7 @@ steps; the loggers' step axis counts batches. Logged: ``d_loss``, ``g_loss``, ``
 """
 from __future__ import annotations
 
+import copy
 import functools
 from typing import Any, Literal
 
@@ -67,6 +76,7 @@ class HamiltonianGAN(LoadableModule):
         label_smoothing: the real label s ∈ (0, 1] (1: none).
         cyclic_weight: λ_cyc of the cyclic-coordinate loss (0: off).
         discriminator_steps: discriminator updates per generator update.
+        ema_decay: β of the generator's weight average used in eval mode (0: off, eval uses the trained weights).
     """
 
     def __init__(
@@ -89,6 +99,7 @@ class HamiltonianGAN(LoadableModule):
         label_smoothing: float = 0.9,
         cyclic_weight: float = 0.0,
         discriminator_steps: int = 1,
+        ema_decay: float = 0.0,
     ) -> None:
         super().__init__()
         if not isinstance(field, nn.Module) or not isinstance(getattr(field, "dim", None), int) or not (
@@ -117,6 +128,8 @@ class HamiltonianGAN(LoadableModule):
             raise ValueError(f"label_smoothing is the real label and must lie in (0, 1], got {label_smoothing!r}")
         check_nonnegative("cyclic_weight", cyclic_weight)
         check_int("discriminator_steps", discriminator_steps, minimum=1)
+        if not 0.0 <= check_real("ema_decay", ema_decay) < 1.0:
+            raise ValueError(f"ema_decay is the weight-average decay β and must lie in [0, 1), got {ema_decay!r}")
         n = field.dim // 2
         angles = [False] * n if angles is None else [bool(a) for a in angles]
         if len(angles) != n:
@@ -130,6 +143,13 @@ class HamiltonianGAN(LoadableModule):
         self.field, self.discriminator = field, discriminator
         self.noise_map = MLP(noise_dim, 2 * n, width=map_width, depth=map_depth)
         self.decoder = MLP(2 * n, self.obs_dim, width=decoder_width, depth=2) if decoder == "mlp" else None
+        self.generator_ema: nn.ModuleDict | None = None
+        if ema_decay > 0:
+            parts = {"noise_map": self.noise_map, "field": field}
+            if self.decoder is not None:
+                parts["decoder"] = self.decoder
+            self.generator_ema = nn.ModuleDict({k: copy.deepcopy(v) for k, v in parts.items()}).requires_grad_(False)
+            self.register_buffer("ema_updates", torch.zeros((), dtype=torch.long))
         self.generator_optimizer, self.discriminator_optimizer = generator_optimizer, discriminator_optimizer
         self.register_buffer("_angles", torch.tensor(angles, dtype=torch.bool), persistent=False)
         self.save_hyperparameters(ignore=["field", "discriminator", "generator_optimizer", "discriminator_optimizer"])
@@ -186,23 +206,49 @@ class HamiltonianGAN(LoadableModule):
         return torch.randn(n, self.hparams.noise_dim, generator=generator, dtype=weight.dtype,
                            device=device).to(weight.device)
 
+    def _generator_parts(self) -> tuple[nn.Module, nn.Module, nn.Module | None]:
+        """(noise map, motion model, decoder) that generate now: the weight average in eval mode, if kept."""
+        ema = self.generator_ema
+        if ema is None or self.training:
+            return self.noise_map, self.field, self.decoder
+        return ema["noise_map"], ema["field"], ema["decoder"] if "decoder" in ema else None
+
+    @torch.no_grad()
+    def update_ema(self) -> None:
+        """θ̄ ← β_k·θ̄ + (1 − β_k)·θ for the generator's parameters; buffers are copied (module docstring)."""
+        ema = self.generator_ema
+        if ema is None:
+            return
+        k = int(self.ema_updates)
+        beta = min(float(self.hparams.ema_decay), (1.0 + k) / (10.0 + k))
+        for name, module in ema.items():
+            live = getattr(self, name)
+            averaged, current = list(module.parameters()), list(live.parameters())
+            torch._foreach_lerp_(averaged, current, 1.0 - beta)
+            for target, source in zip(module.buffers(), live.buffers()):
+                target.copy_(source)
+        self.ema_updates += 1
+
     def motion(self, x0: Tensor, steps: int | None = None, dt: float | None = None) -> Tensor:
         """Latent states ``[B, steps, 2n]`` from ``x0 [B, 2n]``: ``hnn.integrate`` at times k·dt (dt < 0 runs
-        backwards), or the recurrent rollout (which has no dt: only the default is accepted)."""
+        backwards), or the recurrent rollout (which has no dt: only the default is accepted). The motion model is
+        the weight average in eval mode when one is kept."""
         steps = self.hparams.steps if steps is None else check_int("steps", steps, minimum=1)
+        field = self._generator_parts()[1]
         if self.recurrent:
             if dt is not None and dt != self.hparams.dt:
                 raise ValueError(f"{type(self.field).__name__} is a recurrent map with no time step: dt cannot be "
                                  f"changed (got {dt!r})")
-            return self.field.rollout(x0, steps).transpose(0, 1)
+            return field.rollout(x0, steps).transpose(0, 1)
         dt = self.hparams.dt if dt is None else check_real("dt", dt)
         t = torch.arange(steps, dtype=x0.dtype, device=x0.device) * dt
-        states = _integrators.integrate(self.field, x0, t, method=self.hparams.integrator,
+        states = _integrators.integrate(field, x0, t, method=self.hparams.integrator,
                                         dt=self.hparams.integrator_dt)
         return states.transpose(0, 1)
 
     def decode(self, states: Tensor) -> Tensor:
-        return self.observe(states) if self.decoder is None else self.decoder(states)
+        decoder = self._generator_parts()[2]
+        return self.observe(states) if decoder is None else decoder(states)
 
     def generate(self, n: int | None = None, z: Tensor | None = None, steps: int | None = None,
                  dt: float | None = None, generator: torch.Generator | None = None,
@@ -212,7 +258,7 @@ class HamiltonianGAN(LoadableModule):
         if (n is None) == (z is None):
             raise ValueError("pass exactly one of n (fresh noise) and z (given noise)")
         z = self.noise(n, generator) if z is None else z
-        states = self.motion(self.noise_map(z), steps=steps, dt=dt)
+        states = self.motion(self._generator_parts()[0](z), steps=steps, dt=dt)
         y = self.decode(states)
         return (y, states) if return_latent else y
 
@@ -244,7 +290,10 @@ class HamiltonianGAN(LoadableModule):
         return loss
 
     def generator_parameters(self) -> list[nn.Parameter]:
-        return [p for name, p in self.named_parameters() if not name.startswith("discriminator.")]
+        """The trained generator's parameters (noise map, motion model, decoder): not the discriminator's, not the
+        weight average's."""
+        return [p for name, p in self.named_parameters()
+                if not name.startswith(("discriminator.", "generator_ema."))]
 
     # ------------------------------------------------------------------ Lightning
     def training_step(self, batch: Any, batch_idx: int) -> Tensor:
@@ -263,6 +312,7 @@ class HamiltonianGAN(LoadableModule):
         opt_g.zero_grad(set_to_none=True)
         self.manual_backward(g_loss)
         opt_g.step()
+        self.update_ema()
         opt_d.zero_grad(set_to_none=True)  # the generator step's gradients on D are not D's
         self.log_dict({"d_loss": d_loss.detach(), "g_loss": g_loss.detach(), "r1": r1, "d_real": d_real,
                        "d_fake": d_fake}, prog_bar=False)

@@ -245,7 +245,12 @@ class GANMonitor(pl.Callback):
         from hnn.evaluation.gan import generated_states
 
         real = data.trajectories("val")
-        generated = generated_states(pl_module, self.num_samples, real.shape[1], self.seed)
+        was_training = pl_module.training
+        pl_module.eval()  # generate as the evaluation does (a HamiltonianGAN's weight average, if it keeps one)
+        try:
+            generated = generated_states(pl_module, self.num_samples, real.shape[1], self.seed)
+        finally:
+            pl_module.train(was_training)
         with torch.no_grad():
             energies = {"real": data.system.hamiltonian(real), "generated": data.system.hamiltonian(generated)}
         path = self.path or os.path.join(trainer.log_dir or trainer.default_root_dir, "gan_trajectories.png")
