@@ -14,6 +14,9 @@
   :func:`load_transitions` caches it, :class:`GymTransitions` is the record.
 - :class:`TrajectoryDataModule` (``hnn.data.trajectories``) — whole noiseless phase-space trajectories of the spring
   and the pendulum in four disjoint splits (train, val, test, reference): the Hamiltonian GAN's data.
+- :class:`VideoDataModule` (``hnn.data.video``) — the same trajectories as noiseless grayscale clips
+  ``[B, T, 1, S, S]`` in [−1, 1], drawn by :func:`render_frames` with the geometry of a :class:`RenderSpec`: the
+  video GAN's data.
 - :class:`Toy2DDataModule` (``hnn.data.toy2d``) — 2-D toy densities for the samplers/energy models.
 
 Lightning is only imported when a DataModule is first accessed.
@@ -34,6 +37,9 @@ __all__ = [
     "available_tasks",
     "Toy2DDataModule",
     "TrajectoryDataModule",
+    "VideoDataModule",
+    "RenderSpec",
+    "render_frames",
     "GymDataModule",
     "GymTransitions",
     "collect_transitions",
@@ -60,6 +66,9 @@ _LAZY = {
     "available_tasks": "hnn.data.datamodule",
     "Toy2DDataModule": "hnn.data.toy2d",
     "TrajectoryDataModule": "hnn.data.trajectories",
+    "VideoDataModule": "hnn.data.video",
+    "RenderSpec": "hnn.data.video",
+    "render_frames": "hnn.data.video",
     "GymDataModule": "hnn.data.gym",
     "GymTransitions": "hnn.data.gym",
     "collect_transitions": "hnn.data.gym",

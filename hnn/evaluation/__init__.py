@@ -5,7 +5,11 @@
 - :mod:`hnn.evaluation.table1` -- the Table 1 protocols of Greydanus et al. 2019, the table and its figure;
 - :mod:`hnn.evaluation.figures` -- phase portraits and the energy-model density figure;
 - :mod:`hnn.evaluation.gan` -- physics metrics of generated trajectories: :func:`energy_w1`, :func:`energy_drift`,
-  :func:`one_step_flow`, :func:`physics_residual`, :func:`mmd` (:class:`MMDResult`), :func:`energy_report` and the GAN protocol :func:`gan_report`.
+  :func:`one_step_flow`, :func:`physics_residual`, :func:`mmd` (:class:`MMDResult`), :func:`energy_report` and the
+  GAN protocol :func:`gan_report`;
+- :mod:`hnn.evaluation.video` -- the analytic state read-off of rendered videos: :func:`read_positions` (the blob's
+  intensity centroid) and :func:`read_states` (q from the geometry of a :class:`hnn.data.RenderSpec`, p from
+  second-order finite differences).
 """
 from hnn.evaluation.gan import (
     MMDResult,
@@ -18,6 +22,7 @@ from hnn.evaluation.gan import (
     physics_residual,
 )
 from hnn.evaluation.metrics import RolloutReport, derivative_mse, evaluate_rollouts
+from hnn.evaluation.video import read_positions, read_states
 
 __all__ = [
     "evaluate_rollouts",
@@ -31,4 +36,6 @@ __all__ = [
     "MMDResult",
     "energy_report",
     "gan_report",
+    "read_positions",
+    "read_states",
 ]
