@@ -116,7 +116,8 @@ def test_one_training_step_changes_only_the_player_that_steps(frozen, tmp_path):
     torch.manual_seed(0)
     adam = {player: (lambda p: torch.optim.Adam(p, lr=1e-2)) for player in ("generator", "discriminator")}
     adam[frozen] = lambda p: torch.optim.Adam(p, lr=0.0)
-    gan = make_gan(generator_optimizer=adam["generator"], discriminator_optimizer=adam["discriminator"])
+    gan = make_gan(generator_optimizer=adam["generator"], discriminator_optimizer=adam["discriminator"],
+                   speed_init=False)  # the calibration before the first step would move the generator
     before = _params(gan)
     _fit(gan, _tiny_data(), 1, tmp_path)
     changed = _changed(before, gan)
@@ -152,7 +153,7 @@ def test_weight_average_follows_the_update_rule_and_generates_in_eval_mode(kind,
     """θ̄ ← β_k θ̄ + (1 − β_k) θ after each generator step (β_0 = min(β, 1/10)); eval mode generates with θ̄, train
     mode with θ; the optimizers never see θ̄; hnn.load restores it."""
     torch.manual_seed(0)
-    gan = make_gan(kind, ema_decay=0.99)
+    gan = make_gan(kind, ema_decay=0.99, speed_init=False)
     assert make_gan(kind).generator_ema is None  # off by default
     theta0 = {k: v.detach().clone() for k, v in gan.generator_ema.named_parameters()}
     assert all(not p.requires_grad for p in gan.generator_ema.parameters())
@@ -180,6 +181,38 @@ def test_weight_average_follows_the_update_rule_and_generates_in_eval_mode(kind,
     torch.testing.assert_close(loaded.generate(z=z), averaged, rtol=0, atol=0)
     with pytest.raises(ValueError, match="ema_decay"):
         make_gan(kind, ema_decay=1.0)
+
+
+@pytest.mark.parametrize("kind", ["hamiltonian", "mlp"])
+def test_speed_calibration_scales_the_field_exactly_once(kind, tmp_path):
+    """calibrate_speed multiplies the field by c = data speed / field speed (exactly: the fields are linear in
+    their output layers), runs on the first training batch only, and is refused for the recurrent twin."""
+    torch.manual_seed(0)
+    gan = make_gan(kind).double()
+    data = _tiny_data()
+    data.setup("fit")
+    x = data.trajectories("train")[:32].double()
+    states = x[:, :-1].reshape(-1, 2)
+    with torch.enable_grad():
+        before = gan.field.vector_field(states).detach()
+    factor = gan.calibrate_speed(x)
+    with torch.enable_grad():
+        after = gan.field.vector_field(states).detach()
+    # float64: the scaled field is c·f up to round-off of the scaled weights (~1e-16 relative per product)
+    torch.testing.assert_close(after, factor * before, rtol=1e-12, atol=1e-14)
+    data_speed = ((x[:, 1:] - x[:, :-1]) / 0.1).norm(dim=-1).mean()
+    assert float(after.norm(dim=-1).mean()) == pytest.approx(float(data_speed), rel=1e-12)
+    assert factor > 1.0 and bool(gan.speed_calibrated)  # an untrained tanh field is slower than the data
+    fresh = make_gan(kind)
+    assert not bool(fresh.speed_calibrated)
+    _fit(fresh, data, 2, tmp_path)
+    assert bool(fresh.speed_calibrated)
+    calls = []
+    fresh.calibrate_speed = lambda *a: calls.append(a)  # type: ignore[method-assign]
+    _fit(fresh, data, 4, tmp_path)  # more batches (and a continued run): no second calibration
+    assert not calls
+    with pytest.raises(TypeError, match="recurrent"):
+        make_gan("gru").calibrate_speed(x.float())
 
 
 @pytest.mark.parametrize("kind", ["hamiltonian", "mlp", "gru"])
@@ -306,3 +339,18 @@ def test_evaluate_gan_logs_its_figures_and_goals_to_an_offline_wandb_run(tmp_pat
     assert list(tmp_path.glob("wandb/offline-run-*/files/media/images/gan_spring_*.png"))
     monkeypatch.setenv("WANDB_MODE", "disabled")
     assert log_to_wandb(tmp_path, table, "", [str(figure)]) is None
+
+
+@pytest.mark.parametrize("kind", ["conv", "gru"])
+def test_minibatch_std_discriminator_sees_its_group_and_takes_any_batch(kind):
+    torch.manual_seed(0)
+    d = SequenceDiscriminator(2, width=8, layers=2, kind=kind, minibatch_std=True).double()
+    for b in (1, 2, 3, 5, 8):
+        assert d(torch.randn(b, 6, 2, dtype=torch.float64)).shape == (b,)
+    y = torch.randn(8, 6, 2, dtype=torch.float64)
+    base = d(y)
+    moved = y.clone()
+    moved[1] += 1.0  # a member of the first group of 4
+    out = d(moved)
+    assert not torch.isclose(out[0], base[0]) and torch.equal(out[4:], base[4:])  # the other group is untouched
+    assert SequenceDiscriminator(2, minibatch_std=True).config()["init_args"]["minibatch_std"] is True

@@ -20,6 +20,17 @@ Losses (non-saturating, with one-sided label smoothing s for the real label and 
     L_D = BCE(D(y_real), s) + BCE(D(y_fake), 0) + (γ/2)·E‖∇_y D(y_real)‖²
     L_G = BCE(D(y_fake), 1) + λ_cyc·E|Δp/dt|            (λ_cyc = ``cyclic_weight``, 0 by default)
 
+``speed_init`` (on by default) calibrates a vector-field motion model to the data before the first update: on the
+first training batch of real states x_k it scales the output layers of the field's networks by
+
+    c = mean_k ‖x_{k+1} − x_k‖ / dt  /  mean_k ‖f(x_k)‖
+
+so the untrained field moves at the data's mean speed (an untrained tanh MLP field is 5–50× slower than the
+spring's orbits, and the generator then spends most of its budget growing its own time scale). Both a Hamiltonian
+field (f = J∇H with H a sum of output heads) and an MLP field are linear in their output layers, so this is exact;
+it is checked after scaling. The recurrent twin has no time step and is left as it is. A resumed run is not
+recalibrated (the ``speed_calibrated`` buffer is in the checkpoint).
+
 With ``ema_decay`` β > 0 the module also keeps an exponential moving average of the generator's weights
 (noise map, motion model, decoder; Karras et al. 2018), updated after each generator step as
 
@@ -50,7 +61,7 @@ import hnn.integrators as _integrators
 from hnn.models.base import LoadableModule
 from hnn.models.dynamics import OptimizerFactory, describe_callable
 from hnn.nn.mlp import MLP
-from hnn.validate import check_choice, check_int, check_nonnegative, check_real
+from hnn.validate import check_bool, check_choice, check_int, check_nonnegative, check_real
 
 __all__ = ["HamiltonianGAN", "DECODERS"]
 
@@ -77,6 +88,7 @@ class HamiltonianGAN(LoadableModule):
         cyclic_weight: λ_cyc of the cyclic-coordinate loss (0: off).
         discriminator_steps: discriminator updates per generator update.
         ema_decay: β of the generator's weight average used in eval mode (0: off, eval uses the trained weights).
+        speed_init: calibrate a vector-field motion model's speed to the first training batch (module docstring).
     """
 
     def __init__(
@@ -100,6 +112,7 @@ class HamiltonianGAN(LoadableModule):
         cyclic_weight: float = 0.0,
         discriminator_steps: int = 1,
         ema_decay: float = 0.0,
+        speed_init: bool = True,
     ) -> None:
         super().__init__()
         if not isinstance(field, nn.Module) or not isinstance(getattr(field, "dim", None), int) or not (
@@ -128,6 +141,7 @@ class HamiltonianGAN(LoadableModule):
             raise ValueError(f"label_smoothing is the real label and must lie in (0, 1], got {label_smoothing!r}")
         check_nonnegative("cyclic_weight", cyclic_weight)
         check_int("discriminator_steps", discriminator_steps, minimum=1)
+        check_bool("speed_init", speed_init)
         if not 0.0 <= check_real("ema_decay", ema_decay) < 1.0:
             raise ValueError(f"ema_decay is the weight-average decay β and must lie in [0, 1), got {ema_decay!r}")
         n = field.dim // 2
@@ -152,6 +166,7 @@ class HamiltonianGAN(LoadableModule):
             self.register_buffer("ema_updates", torch.zeros((), dtype=torch.long))
         self.generator_optimizer, self.discriminator_optimizer = generator_optimizer, discriminator_optimizer
         self.register_buffer("_angles", torch.tensor(angles, dtype=torch.bool), persistent=False)
+        self.register_buffer("speed_calibrated", torch.tensor(False))
         self.save_hyperparameters(ignore=["field", "discriminator", "generator_optimizer", "discriminator_optimizer"])
         self.hparams["angles"] = angles
         for name, module in (("field", field), ("discriminator", discriminator)):
@@ -212,6 +227,53 @@ class HamiltonianGAN(LoadableModule):
         if ema is None or self.training:
             return self.noise_map, self.field, self.decoder
         return ema["noise_map"], ema["field"], ema["decoder"] if "decoder" in ema else None
+
+    def _load_from_state_dict(self, state_dict: dict[str, Any], prefix: str, *args: Any, **kwargs: Any) -> None:
+        # a checkpoint written before the speed calibration existed holds a trained (or training) field: mark it
+        # calibrated so that resuming it never rescales the field
+        state_dict.setdefault(prefix + "speed_calibrated", torch.tensor(True))
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+    @torch.no_grad()
+    def calibrate_speed(self, x: Tensor) -> float:
+        """Scale the field's output layers so that its mean speed at the real states ``x [B, T, 2n]`` equals their
+        mean finite-difference speed (module docstring); returns the factor c. Raises TypeError for a recurrent
+        motion model or a field with no MLP output layer, ValueError when the field is not linear in them."""
+        if self.recurrent:
+            raise TypeError(f"{type(self.field).__name__} is a recurrent map with no time step: no speed to calibrate")
+        if x.ndim != 3 or x.shape[1] < 2 or x.shape[-1] != 2 * self.n:
+            raise ValueError(f"calibrate_speed needs real states [B, T >= 2, {2 * self.n}], got {tuple(x.shape)}")
+        heads = [m.layers[-1] for m in self.field.modules() if isinstance(m, MLP)]
+        if not heads:
+            raise TypeError(f"{type(self.field).__name__} has no MLP output layer to scale")
+        data_speed = ((x[:, 1:] - x[:, :-1]) / abs(self.hparams.dt)).norm(dim=-1).mean()
+        states = x[:, :-1].reshape(-1, x.shape[-1])
+
+        def speed() -> Tensor:
+            with torch.enable_grad():  # a Hamiltonian field differentiates its energy
+                return self.field.vector_field(states).detach().norm(dim=-1).mean()
+
+        before = speed()
+        if not (bool(torch.isfinite(before)) and float(before) > 0 and float(data_speed) > 0):
+            raise ValueError(f"cannot calibrate the speed: field speed {float(before)}, data speed "
+                             f"{float(data_speed)} (both must be finite and positive)")
+        factor = float(data_speed / before)
+        for layer in heads:
+            layer.weight.mul_(factor)
+            if layer.bias is not None:
+                layer.bias.mul_(factor)
+        after = float(speed())
+        if abs(after / float(data_speed) - 1.0) > 1e-3:
+            for layer in heads:  # undo: this field is not linear in its output layers
+                layer.weight.div_(factor)
+                if layer.bias is not None:
+                    layer.bias.div_(factor)
+            raise ValueError(f"{type(self.field).__name__} is not linear in its MLP output layers (speed "
+                             f"{after:.4g} after scaling, {float(data_speed):.4g} wanted); pass speed_init=False")
+        if self.generator_ema is not None:
+            self.generator_ema["field"].load_state_dict(self.field.state_dict())
+        self.speed_calibrated.fill_(True)
+        return factor
 
     @torch.no_grad()
     def update_ema(self) -> None:
@@ -298,6 +360,8 @@ class HamiltonianGAN(LoadableModule):
     # ------------------------------------------------------------------ Lightning
     def training_step(self, batch: Any, batch_idx: int) -> Tensor:
         (x,) = batch
+        if self.hparams.speed_init and not self.recurrent and not bool(self.speed_calibrated):
+            self.calibrate_speed(x)
         real = self.observe(x)
         opt_g, opt_d = self.optimizers()
         for _ in range(self.hparams.discriminator_steps):
