@@ -21,6 +21,7 @@ __all__ = [
     "check_range",
     "check_choice",
     "check_bool",
+    "check_image_size",
 ]
 
 
@@ -32,6 +33,14 @@ def check_int(name: str, value: Any, minimum: int | None = None) -> int:
     if minimum is not None and value < minimum:
         raise ValueError(f"{name} must be an int >= {minimum}, got {value}")
     return value
+
+
+def check_image_size(image_size: Any, name: str = "image_size") -> int:
+    """An ``int`` that is a power of two ≥ 16 (16, 32, 64, …): the frame sizes of the video models."""
+    size = check_int(name, image_size)
+    if size < 16 or size & (size - 1):
+        raise ValueError(f"{name} must be a power of two >= 16 (16, 32, 64, ...), got {size}")
+    return size
 
 
 def check_real(name: str, value: Any) -> float:

@@ -35,9 +35,9 @@ from torch import Tensor
 
 from hnn.data.datamodule import DeviceBatches
 from hnn.data.trajectories import TRAJECTORY_SPLITS, TRAJECTORY_SYSTEMS, TrajectoryDataModule
-from hnn.validate import check_choice, check_int, check_positive, check_real
+from hnn.validate import check_choice, check_image_size, check_int, check_positive, check_real
 
-__all__ = ["RenderSpec", "render_frames", "VideoDataModule", "VIDEO_SYSTEMS", "check_image_size"]
+__all__ = ["RenderSpec", "render_frames", "VideoDataModule", "VIDEO_SYSTEMS"]
 
 VIDEO_SYSTEMS = tuple(sorted(TRAJECTORY_SYSTEMS))  # ("pendulum", "spring")
 MARGIN_SIGMAS = 4.0  # blob centre to the outermost pixel centres, in σ, for every drawn state of the data's range
@@ -46,14 +46,6 @@ _SPRING_SCALE = 0.25  # s / S (pixels per unit of q, per pixel of image size)
 _SIGMA = 1.25 / 32.0  # σ / S
 _BACKGROUND = -0.5
 _AMPLITUDE = 1.3
-
-
-def check_image_size(image_size: Any) -> int:
-    """``image_size`` as an int, a power of two ≥ 16 (a non-int is a TypeError, anything else a ValueError)."""
-    size = check_int("image_size", image_size)
-    if size < 16 or size & (size - 1):
-        raise ValueError(f"image_size must be a power of two >= 16 (16, 32, 64, ...), got {size}")
-    return size
 
 
 @dataclass(frozen=True)
@@ -200,6 +192,8 @@ class VideoDataModule(pl.LightningDataModule):
         batch_size: clips per training batch.
         seed: seeds the starts and the shuffling.
     """
+
+    dim = 2  # the state [q, p] behind each frame: the size the training program gives the latent field
 
     def __init__(self, system: str = "spring", image_size: int = 32, steps: int = 32, dt: float = 0.1,
                  n_train: int = 2000, n_val: int = 2000, n_test: int = 2000, n_reference: int = 2000,

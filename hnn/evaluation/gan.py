@@ -307,20 +307,43 @@ def energy_report(generated: Tensor, real: Tensor, real_reference: Tensor, syste
 
 
 # ------------------------------------------------------------------------------------------------------ a GAN
-def generated_states(model: Any, n: int, steps: int, seed: int = 0) -> Tensor:
+def generated_states(model: Any, n: int, steps: int, seed: int = 0, data: Any = None) -> Tensor:
     """``n`` sequences of ``model`` (a :class:`hnn.models.HamiltonianGAN`) from noise drawn with a generator seeded
-    with ``seed``, read back to float64 states ``[n, steps, 2n]`` on the CPU by ``model.read_state``."""
+    with ``seed``, read back to float64 states ``[n, steps, 2n]`` on the CPU by ``model.read_state`` — or, for a
+    GAN with a frame decoder, by :func:`hnn.evaluation.read_states` with the geometry and dt of ``data`` (a
+    :class:`hnn.data.VideoDataModule`, required then)."""
     generator = torch.Generator().manual_seed(check_int("seed", seed))
     with torch.no_grad():
         y = model.generate(z=model.noise(check_int("n", n, minimum=2), generator), steps=steps)
+        if getattr(model, "frames", False):
+            return _read_frames(y, data)
         return model.read_state(y).detach().to(torch.float64).cpu()
+
+
+def _read_frames(frames: Tensor, data: Any) -> Tensor:
+    from hnn.evaluation.video import read_states
+
+    if data is None or getattr(data, "spec", None) is None:
+        raise TypeError("reading states off generated frames needs the video data module (its spec and dt): "
+                        "pass data=")
+    return read_states(frames.detach().cpu(), data.spec, data.dt)
+
+
+def real_states(model: Any, data: Any, split: str) -> Tensor:
+    """The ``split`` of ``data`` as the metrics see it: the stored states, or, for a GAN with a frame decoder, the
+    states read off the split's rendered clips by the same probe as the generated ones (so every floor includes
+    the probe's own error)."""
+    if getattr(model, "frames", False):
+        return _read_frames(data.clips(split), data)
+    return data.trajectories(split)
 
 
 def validation_metrics(model: Any, data: Any, n: int = 500, seed: int = 0) -> dict[str, float]:
     """Energy W₁ (the model-selection metric), energy drift and physics residual of :func:`generated_states`
-    against the ``val`` split of ``data`` (a :class:`hnn.data.TrajectoryDataModule`), with its system's true H."""
-    real = data.trajectories("val")
-    states = generated_states(model, n, real.shape[1], seed)
+    against the ``val`` split of ``data`` (a :class:`hnn.data.TrajectoryDataModule` or, for a frame decoder,
+    :class:`hnn.data.VideoDataModule`: both sides read off frames), with its system's true H."""
+    real = real_states(model, data, "val")
+    states = generated_states(model, n, real.shape[1], seed, data=data)
     with torch.no_grad():
         e_gen, e_real = data.system.hamiltonian(states), data.system.hamiltonian(real)
     return {"energy_w1": energy_w1(e_gen.flatten(), e_real.flatten()), "energy_drift": energy_drift(e_gen),

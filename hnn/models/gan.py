@@ -14,7 +14,16 @@ no time step). ``decoder="identity"`` observes the latent state itself with angl
 same observation space. A real trajectory x ``[B, T, 2n]`` is observed by the same fixed map (:meth:`observe`), and
 :meth:`read_state` inverts it (q = atan2(sin, cos)) for the physics metrics.
 
-The injected ``discriminator`` (:class:`~hnn.nn.SequenceDiscriminator`) scores whole sequences ``[B, T, obs_dim]``.
+**Videos.** ``decoder`` may also be an injected per-frame network (:class:`~hnn.nn.FrameDecoder`: latent
+``[..., 2n]`` → frame ``[..., C, S, S]``, its ``latent_dim`` = 2n). The data then serves the observations
+themselves — clips ``[B, T, C, S, S]`` (:class:`~hnn.data.VideoDataModule`) instead of states — and there is no
+fixed :meth:`observe` / :meth:`read_state`: the evaluation reads the state off the frames
+(:func:`hnn.evaluation.read_states`). The speed calibration needs real states and is skipped for such data.
+
+The injected ``discriminator`` (:class:`~hnn.nn.SequenceDiscriminator`, or :class:`~hnn.nn.ClipDiscriminator` for
+clips) scores whole sequences; an optional ``frame_discriminator`` (:class:`~hnn.nn.FrameDiscriminator`) scores
+every frame on its own, ``[B, T]`` logits, and its BCE terms (averaged over frames) are added to both losses, with
+its own R1 term.
 Losses (non-saturating, with one-sided label smoothing s for the real label and the R1 penalty on real data):
 
     L_D = BCE(D(y_real), s) + BCE(D(y_fake), 0) + (γ/2)·E‖∇_y D(y_real)‖²
@@ -80,7 +89,7 @@ class HamiltonianGAN(LoadableModule):
         dt: the latent time step between samples (the data's sampling interval).
         noise_dim, map_width, map_depth: the noise map's input size and MLP.
         angles: one flag per q, True for an angle (observed as cos, sin); default none.
-        decoder: ``"identity"`` or ``"mlp"`` (``decoder_width``, depth 2).
+        decoder: ``"identity"``, ``"mlp"`` (``decoder_width``, depth 2), or a per-frame network (videos, above).
         integrator, integrator_dt: the ``hnn.integrate`` method and substep (None: one step per sample).
         generator_optimizer, discriminator_optimizer: ``params -> Optimizer`` (default Adam 2e-4, β = (0.5, 0.999)).
         r1_gamma: γ of the R1 penalty (0: off).
@@ -89,6 +98,7 @@ class HamiltonianGAN(LoadableModule):
         discriminator_steps: discriminator updates per generator update.
         ema_decay: β of the generator's weight average used in eval mode (0: off, eval uses the trained weights).
         speed_init: calibrate a vector-field motion model's speed to the first training batch (module docstring).
+        frame_discriminator: a per-frame discriminator ``[B, T, ...] -> [B, T]`` beside ``discriminator``.
     """
 
     def __init__(
@@ -101,7 +111,7 @@ class HamiltonianGAN(LoadableModule):
         map_width: int = 128,
         map_depth: int = 2,
         angles: list[bool] | None = None,
-        decoder: Literal["identity", "mlp"] = "identity",
+        decoder: Literal["identity", "mlp"] | nn.Module = "identity",
         decoder_width: int = 64,
         integrator: str = "leapfrog",
         integrator_dt: float | None = None,
@@ -113,6 +123,7 @@ class HamiltonianGAN(LoadableModule):
         discriminator_steps: int = 1,
         ema_decay: float = 0.0,
         speed_init: bool = True,
+        frame_discriminator: nn.Module | None = None,
     ) -> None:
         super().__init__()
         if not isinstance(field, nn.Module) or not isinstance(getattr(field, "dim", None), int) or not (
@@ -133,7 +144,11 @@ class HamiltonianGAN(LoadableModule):
         check_int("noise_dim", noise_dim, minimum=1)
         check_int("map_width", map_width, minimum=1)
         check_int("map_depth", map_depth, minimum=1)
-        check_choice("decoder", decoder, DECODERS)
+        frames = isinstance(decoder, nn.Module)
+        if not frames:
+            check_choice("decoder", decoder, DECODERS)
+        if frame_discriminator is not None and not isinstance(frame_discriminator, nn.Module):
+            raise TypeError(f"frame_discriminator must be an nn.Module or None, got {type(frame_discriminator).__name__}")
         check_int("decoder_width", decoder_width, minimum=1)
         check_choice("integrator", integrator, _integrators.available())
         check_nonnegative("r1_gamma", r1_gamma)
@@ -149,14 +164,31 @@ class HamiltonianGAN(LoadableModule):
         if len(angles) != n:
             raise ValueError(f"angles needs one flag per coordinate q: the latent state has n = {n}, got {len(angles)}")
         self.obs_dim = 2 * n + sum(angles)
-        obs_dim = getattr(discriminator, "obs_dim", None)
+        if frames:
+            latent_dim = getattr(decoder, "latent_dim", None)
+            if latent_dim is not None and latent_dim != 2 * n:
+                raise ValueError(f"the frame decoder takes latent_dim={latent_dim}, but the latent state has {2 * n}")
+            if any(angles):
+                raise ValueError("angles describe the fixed (cos, sin) observation of states; a frame decoder "
+                                 "learns its own observation: leave angles unset")
+            for name, module in (("discriminator", discriminator), ("frame_discriminator", frame_discriminator)):
+                size = getattr(module, "image_size", None)
+                if module is not None and size is not None and size != getattr(decoder, "image_size", size):
+                    raise ValueError(f"the {name} takes {size}-pixel frames, the decoder makes "
+                                     f"{decoder.image_size}-pixel frames")
+        obs_dim = None if frames else getattr(discriminator, "obs_dim", None)
         if obs_dim is not None and obs_dim != self.obs_dim:
             raise ValueError(f"the discriminator takes obs_dim={obs_dim} features per step, but the observation has "
                              f"{self.obs_dim} (n = {n}, {sum(angles)} angle(s) as cos and sin)")
         self.automatic_optimization = False
         self.field, self.discriminator = field, discriminator
         self.noise_map = MLP(noise_dim, 2 * n, width=map_width, depth=map_depth)
-        self.decoder = MLP(2 * n, self.obs_dim, width=decoder_width, depth=2) if decoder == "mlp" else None
+        self.frame_discriminator = frame_discriminator
+        self._frames = frames
+        if frames:
+            self.decoder: nn.Module | None = decoder
+        else:
+            self.decoder = MLP(2 * n, self.obs_dim, width=decoder_width, depth=2) if decoder == "mlp" else None
         self.generator_ema: nn.ModuleDict | None = None
         if ema_decay > 0:
             parts = {"noise_map": self.noise_map, "field": field}
@@ -167,9 +199,14 @@ class HamiltonianGAN(LoadableModule):
         self.generator_optimizer, self.discriminator_optimizer = generator_optimizer, discriminator_optimizer
         self.register_buffer("_angles", torch.tensor(angles, dtype=torch.bool), persistent=False)
         self.register_buffer("speed_calibrated", torch.tensor(False))
-        self.save_hyperparameters(ignore=["field", "discriminator", "generator_optimizer", "discriminator_optimizer"])
+        self.save_hyperparameters(ignore=["field", "discriminator", "generator_optimizer", "discriminator_optimizer",
+                                          "decoder", "frame_discriminator"])
         self.hparams["angles"] = angles
-        for name, module in (("field", field), ("discriminator", discriminator)):
+        if not frames:
+            self.hparams["decoder"] = decoder
+        for name, module in (("field", field), ("discriminator", discriminator)) + (
+                (("decoder", decoder),) if frames else ()) + (
+                (("frame_discriminator", frame_discriminator),) if frame_discriminator is not None else ()):
             config = getattr(module, "config", None)
             self.hparams[name] = config() if callable(config) else None
         self.hparams["generator_optimizer"] = describe_callable(generator_optimizer)
@@ -181,6 +218,11 @@ class HamiltonianGAN(LoadableModule):
         return int(self.field.dim) // 2
 
     @property
+    def frames(self) -> bool:
+        """The decoder is an injected per-frame network: the data serves clips, not states."""
+        return self._frames
+
+    @property
     def recurrent(self) -> bool:
         """The motion model is a recurrent map (``rollout``) with no time step, not a vector field."""
         return not callable(getattr(self.field, "vector_field", None))
@@ -188,6 +230,9 @@ class HamiltonianGAN(LoadableModule):
     def observe(self, x: Tensor) -> Tensor:
         """[q, p] ``[..., 2n]`` -> the observation ``[..., obs_dim]``: each angle q as (cos q, sin q), then the other
         q, then p."""
+        if self.frames:
+            raise TypeError("a GAN with a frame decoder has no fixed observation of states: its data serves clips, "
+                            "and hnn.evaluation.read_states reads states off frames")
         if x.shape[-1] != 2 * self.n:
             raise ValueError(f"states have {2 * self.n} entries [q, p]; got shape {tuple(x.shape)}")
         q, p = x[..., :self.n], x[..., self.n:]
@@ -200,6 +245,9 @@ class HamiltonianGAN(LoadableModule):
     def read_state(self, y: Tensor) -> Tensor:
         """The inverse of :meth:`observe`: [q, p] ``[..., 2n]`` from an observation (q = atan2(sin, cos) ∈ (−π, π]),
         for real and generated sequences alike."""
+        if self.frames:
+            raise TypeError("a GAN with a frame decoder has no analytic read-off in the model: use "
+                            "hnn.evaluation.read_states(frames, data.spec, data.dt)")
         if y.shape[-1] != self.obs_dim:
             raise ValueError(f"observations have {self.obs_dim} entries; got shape {tuple(y.shape)}")
         angles = self._angles.to(y.device)
@@ -328,24 +376,36 @@ class HamiltonianGAN(LoadableModule):
         return self.generate(z=z)
 
     # ------------------------------------------------------------------ losses
+    def _discriminators(self) -> list[nn.Module]:
+        return [self.discriminator] + ([self.frame_discriminator] if self.frame_discriminator is not None else [])
+
     def discriminator_loss(self, real: Tensor, fake: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        """(L_D, R1 term E‖∇D(real)‖², mean D(real), mean D(fake)) for observed ``real`` and detached ``fake``."""
+        """(L_D, R1 term E‖∇D(real)‖², mean D(real), mean D(fake)) for observed ``real`` and detached ``fake``
+        (with a frame discriminator: its BCE terms and R1 term added; the logged means are the clip D's)."""
         gamma = self.hparams.r1_gamma
         real = real.detach().requires_grad_(gamma > 0)
-        d_real, d_fake = self.discriminator(real), self.discriminator(fake.detach())
-        loss = F.binary_cross_entropy_with_logits(d_real, torch.full_like(d_real, self.hparams.label_smoothing)) \
-            + F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake))
+        loss = torch.zeros((), device=real.device, dtype=real.dtype)
         r1 = torch.zeros((), device=real.device, dtype=real.dtype)
-        if gamma > 0:
-            (grad,) = torch.autograd.grad(d_real.sum(), real, create_graph=True)
-            r1 = grad.pow(2).flatten(1).sum(1).mean()
-            loss = loss + 0.5 * gamma * r1
-        return loss, r1.detach(), d_real.detach().mean(), d_fake.detach().mean()
+        means = []
+        for discriminator in self._discriminators():
+            d_real, d_fake = discriminator(real), discriminator(fake.detach())
+            loss = loss + F.binary_cross_entropy_with_logits(
+                d_real, torch.full_like(d_real, self.hparams.label_smoothing)) \
+                + F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake))
+            if gamma > 0:
+                (grad,) = torch.autograd.grad(d_real.sum(), real, create_graph=True)
+                term = grad.pow(2).flatten(1).sum(1).mean()
+                r1 = r1 + term
+                loss = loss + 0.5 * gamma * term
+            means.append((d_real.detach().mean(), d_fake.detach().mean()))
+        return loss, r1.detach(), means[0][0], means[0][1]
 
     def generator_loss(self, fake: Tensor, latent: Tensor) -> Tensor:
         """L_G for observed ``fake`` generated from the latent states ``latent``."""
-        logits = self.discriminator(fake)
-        loss = F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
+        loss = torch.zeros((), device=fake.device, dtype=fake.dtype)
+        for discriminator in self._discriminators():
+            logits = discriminator(fake)
+            loss = loss + F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
         if self.hparams.cyclic_weight > 0 and latent.shape[1] > 1:
             dp = (latent[:, 1:, self.n:] - latent[:, :-1, self.n:]) / abs(self.hparams.dt)
             loss = loss + self.hparams.cyclic_weight * dp.abs().mean()
@@ -355,14 +415,14 @@ class HamiltonianGAN(LoadableModule):
         """The trained generator's parameters (noise map, motion model, decoder): not the discriminator's, not the
         weight average's."""
         return [p for name, p in self.named_parameters()
-                if not name.startswith(("discriminator.", "generator_ema."))]
+                if not name.startswith(("discriminator.", "frame_discriminator.", "generator_ema."))]
 
     # ------------------------------------------------------------------ Lightning
     def training_step(self, batch: Any, batch_idx: int) -> Tensor:
         (x,) = batch
-        if self.hparams.speed_init and not self.recurrent and not bool(self.speed_calibrated):
+        if self.hparams.speed_init and not self.recurrent and not self.frames and not bool(self.speed_calibrated):
             self.calibrate_speed(x)
-        real = self.observe(x)
+        real = x if self.frames else self.observe(x)
         opt_g, opt_d = self.optimizers()
         for _ in range(self.hparams.discriminator_steps):
             with torch.no_grad():  # the discriminator's fakes need no graph through the generator's rollout
@@ -385,7 +445,7 @@ class HamiltonianGAN(LoadableModule):
 
     def validation_step(self, batch: Any, batch_idx: int) -> None:
         (x,) = batch
-        real = self.observe(x)
+        real = x if self.frames else self.observe(x)
         with torch.no_grad():
             fake = self.generate(real.shape[0], steps=real.shape[1])
             d_real, d_fake = self.discriminator(real), self.discriminator(fake)
@@ -395,4 +455,4 @@ class HamiltonianGAN(LoadableModule):
 
     def configure_optimizers(self) -> list[torch.optim.Optimizer]:
         return [self.generator_optimizer(self.generator_parameters()),
-                self.discriminator_optimizer(self.discriminator.parameters())]
+                self.discriminator_optimizer([p for d in self._discriminators() for p in d.parameters()])]

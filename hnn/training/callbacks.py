@@ -242,13 +242,13 @@ class GANMonitor(pl.Callback):
         if not trainer.is_global_zero or data is None or not callable(getattr(data, "trajectories", None)):
             return
         from hnn.evaluation.figures import draw_trajectory_panels
-        from hnn.evaluation.gan import generated_states
+        from hnn.evaluation.gan import generated_states, real_states
 
-        real = data.trajectories("val")
+        real = real_states(pl_module, data, "val")
         was_training = pl_module.training
         pl_module.eval()  # generate as the evaluation does (a HamiltonianGAN's weight average, if it keeps one)
         try:
-            generated = generated_states(pl_module, self.num_samples, real.shape[1], self.seed)
+            generated = generated_states(pl_module, self.num_samples, real.shape[1], self.seed, data=data)
         finally:
             pl_module.train(was_training)
         with torch.no_grad():

@@ -1,0 +1,173 @@
+"""The networks of the video Hamiltonian GAN: a per-frame decoder and two discriminators over clips.
+
+Frames are ``[C, S, S]`` with S a power of two ≥ 16 and values in [−1, 1]; clips are ``[B, T, C, S, S]`` for any
+T ≥ 1.
+
+- :class:`FrameDecoder` — DCGAN-style (Radford et al. 2016) per-frame decoder, latent ``[..., latent_dim]`` →
+  frame ``[..., C, S, S]``: a linear map to ``[width·2^(L−1), 4, 4]``, then L = log2(S/4) transposed convolutions
+  (kernel 4, stride 2, padding 1) each doubling the size and halving the channels, LeakyReLU(0.2) between them,
+  tanh at the end. No batch norm: every frame is decoded on its own, so a clip's frames do not depend on the
+  other clips of the batch.
+- :class:`FrameEncoder` — the mirror image, frame → features ``[..., features]``: L convolutions (kernel 4,
+  stride 2, padding 1) from S down to 4, LeakyReLU(0.2), then a linear map of the flattened ``[·, 4, 4]``.
+- :class:`FrameDiscriminator` — a frame encoder with a linear head: one logit per frame, ``[B, T]``.
+- :class:`ClipDiscriminator` — each frame encoded by a frame encoder, then the
+  :class:`~hnn.nn.SequenceDiscriminator` (dilated temporal convolution) over the sequence of features: one
+  logit per clip, ``[B]``, for any T.
+
+All store their constructor arguments (``config()``), so ``hnn.load`` rebuilds them from a checkpoint.
+"""
+from __future__ import annotations
+
+import math
+
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from hnn.nn.config import Configurable
+from hnn.nn.fields import FIELDS
+from hnn.nn.gan import SequenceDiscriminator
+from hnn.validate import check_bool, check_image_size, check_int
+
+__all__ = ["FrameDecoder", "FrameEncoder", "FrameDiscriminator", "ClipDiscriminator"]
+
+
+def _levels(image_size: int) -> int:
+    return int(math.log2(image_size // 4))
+
+
+def _check_frames(name: str, frames: Tensor, channels: int, size: int, ndim: int) -> None:
+    if not isinstance(frames, Tensor) or frames.ndim != ndim or tuple(frames.shape[-3:]) != (channels, size, size):
+        shape = tuple(frames.shape) if isinstance(frames, Tensor) else type(frames).__name__
+        lead = "[B, T, " if ndim == 5 else "[..., "
+        raise ValueError(f"{name} takes {lead}{channels}, {size}, {size}] frames, got {shape}")
+
+
+class FrameDecoder(Configurable, nn.Module):
+    """Latent ``[..., latent_dim]`` → frame ``[..., channels, S, S]`` in (−1, 1) (module docstring).
+
+    Args:
+        latent_dim: input size (the latent state [q, p], plus a content code if one is used).
+        image_size: S, a power of two ≥ 16.
+        channels: C (1: grayscale).
+        width: channels of the last hidden layer; the first has ``width·2^(L−1)``.
+    """
+
+    def __init__(self, latent_dim: int, image_size: int = 32, channels: int = 1, width: int = 32) -> None:
+        super().__init__()
+        self.latent_dim = check_int("latent_dim", latent_dim, minimum=1)
+        self.image_size = check_image_size(image_size)
+        self.channels = check_int("channels", channels, minimum=1)
+        self.width = check_int("width", width, minimum=1)
+        levels = _levels(self.image_size)
+        self._start_channels = width * 2 ** (levels - 1)
+        self.start = nn.Linear(latent_dim, self._start_channels * 16)
+        ups = []
+        size = self._start_channels
+        for k in range(levels):
+            out = channels if k == levels - 1 else size // 2
+            ups.append(nn.ConvTranspose2d(size, out, kernel_size=4, stride=2, padding=1))
+            size = out
+        self.ups = nn.ModuleList(ups)
+
+    @property
+    def frame_shape(self) -> tuple[int, int, int]:
+        return (self.channels, self.image_size, self.image_size)
+
+    def forward(self, z: Tensor) -> Tensor:
+        if not isinstance(z, Tensor) or z.ndim < 1 or z.shape[-1] != self.latent_dim:
+            raise ValueError(f"FrameDecoder takes latents [..., {self.latent_dim}], got "
+                             f"{tuple(z.shape) if isinstance(z, Tensor) else type(z).__name__}")
+        lead = z.shape[:-1]
+        h = F.leaky_relu(self.start(z.reshape(-1, self.latent_dim)), 0.2).view(-1, self._start_channels, 4, 4)
+        for k, up in enumerate(self.ups):
+            h = up(h)
+            h = h.tanh() if k == len(self.ups) - 1 else F.leaky_relu(h, 0.2)
+        return h.reshape(*lead, *self.frame_shape)
+
+
+class FrameEncoder(Configurable, nn.Module):
+    """Frame ``[..., channels, S, S]`` → features ``[..., features]`` (module docstring).
+
+    Args:
+        image_size: S, a power of two ≥ 16.
+        channels: C.
+        width: channels of the first convolution (doubled at each halving of the size).
+        features: output size.
+        spectral_norm: spectral normalisation of every weight.
+    """
+
+    def __init__(self, image_size: int = 32, channels: int = 1, width: int = 16, features: int = 64,
+                 spectral_norm: bool = False) -> None:
+        super().__init__()
+        self.image_size = check_image_size(image_size)
+        self.channels = check_int("channels", channels, minimum=1)
+        self.width = check_int("width", width, minimum=1)
+        self.features = check_int("features", features, minimum=1)
+        self.spectral_norm = check_bool("spectral_norm", spectral_norm)
+        wrap = nn.utils.parametrizations.spectral_norm if spectral_norm else (lambda module: module)
+        convs, size = [], channels
+        for k in range(_levels(self.image_size)):
+            out = width * 2 ** k
+            convs.append(wrap(nn.Conv2d(size, out, kernel_size=4, stride=2, padding=1)))
+            size = out
+        self.convs = nn.ModuleList(convs)
+        self.out = wrap(nn.Linear(size * 16, features))
+
+    def forward(self, frames: Tensor) -> Tensor:
+        if not isinstance(frames, Tensor) or frames.ndim < 3 or \
+                tuple(frames.shape[-3:]) != (self.channels, self.image_size, self.image_size):
+            _check_frames("FrameEncoder", frames, self.channels, self.image_size, 4)
+        lead = frames.shape[:-3]
+        h = frames.reshape(-1, self.channels, self.image_size, self.image_size)
+        for conv in self.convs:
+            h = F.leaky_relu(conv(h), 0.2)
+        return self.out(h.flatten(1)).reshape(*lead, self.features)
+
+
+class FrameDiscriminator(Configurable, nn.Module):
+    """Clips ``[B, T, channels, S, S]`` → per-frame logits ``[B, T]`` (module docstring).
+
+    Args: as :class:`FrameEncoder` (``features``: the encoder's output, before the linear head).
+    """
+
+    def __init__(self, image_size: int = 32, channels: int = 1, width: int = 16, features: int = 64,
+                 spectral_norm: bool = False) -> None:
+        super().__init__()
+        self.image_size, self.channels, self.width = image_size, channels, width
+        self.features, self.spectral_norm = features, spectral_norm
+        self.encoder = FrameEncoder(image_size, channels, width, features, spectral_norm)
+        self.head = nn.Linear(features, 1)
+
+    def forward(self, clips: Tensor) -> Tensor:
+        _check_frames("FrameDiscriminator", clips, self.channels, self.image_size, 5)
+        return self.head(F.leaky_relu(self.encoder(clips), 0.2)).squeeze(-1)
+
+
+class ClipDiscriminator(Configurable, nn.Module):
+    """Clips ``[B, T, channels, S, S]`` → one logit per clip ``[B]``, any T (module docstring).
+
+    Args:
+        image_size, channels, width, features, spectral_norm: the per-frame :class:`FrameEncoder`.
+        temporal_width, temporal_layers: the :class:`~hnn.nn.SequenceDiscriminator` over the frame features
+            (dilations 1 … 2^(layers−1): receptive field 2^(layers+1) − 1 frames).
+        minibatch_std: the sequence discriminator's minibatch-std feature.
+    """
+
+    def __init__(self, image_size: int = 32, channels: int = 1, width: int = 16, features: int = 32,
+                 temporal_width: int = 32, temporal_layers: int = 4, spectral_norm: bool = False,
+                 minibatch_std: bool = False) -> None:
+        super().__init__()
+        self.image_size, self.channels, self.width, self.features = image_size, channels, width, features
+        self.temporal_width, self.temporal_layers = temporal_width, temporal_layers
+        self.spectral_norm, self.minibatch_std = spectral_norm, minibatch_std
+        self.encoder = FrameEncoder(image_size, channels, width, features, spectral_norm)
+        self.temporal = SequenceDiscriminator(features, width=temporal_width, layers=temporal_layers,
+                                              spectral_norm=spectral_norm, minibatch_std=minibatch_std)
+
+    def forward(self, clips: Tensor) -> Tensor:
+        _check_frames("ClipDiscriminator", clips, self.channels, self.image_size, 5)
+        return self.temporal(F.leaky_relu(self.encoder(clips), 0.2))
+
+
+FIELDS.update({cls.__name__: cls for cls in (FrameDecoder, FrameEncoder, FrameDiscriminator, ClipDiscriminator)})

@@ -1,0 +1,103 @@
+"""The video Hamiltonian GAN: frame decoder and discriminators for several T and both image sizes, each player's
+update touching only its own parameters, checkpoints through hnn.load, and the errors for mismatched parts."""
+from __future__ import annotations
+
+import pytest
+import pytorch_lightning as pl
+import torch
+
+import hnn
+from hnn.data import VideoDataModule
+from hnn.models import HamiltonianGAN
+from hnn.nn import (BaselineField, ClipDiscriminator, FrameDecoder, FrameDiscriminator, GRUMotion, HamiltonianField)
+
+
+def make_video_gan(kind: str = "hamiltonian", image_size: int = 32, frame_discriminator: bool = True,
+                   **kwargs) -> HamiltonianGAN:
+    field = {"hamiltonian": HamiltonianField(2, hidden_dim=16, structure="separable"),
+             "mlp": BaselineField(2, hidden_dim=16), "gru": GRUMotion(2, hidden_dim=8)}[kind]
+    return HamiltonianGAN(
+        field, ClipDiscriminator(image_size, width=4, features=8, temporal_width=8, temporal_layers=2),
+        steps=6, dt=0.1, noise_dim=4, map_width=16, integrator="leapfrog" if kind == "hamiltonian" else "rk4",
+        decoder=FrameDecoder(2, image_size, width=8),
+        frame_discriminator=FrameDiscriminator(image_size, width=4, features=8) if frame_discriminator else None,
+        **kwargs)
+
+
+@pytest.mark.parametrize("image_size", [32, 64])
+@pytest.mark.parametrize("kind", ["hamiltonian", "mlp", "gru"])
+def test_generator_and_discriminators_take_several_lengths_and_both_sizes(kind, image_size):
+    torch.manual_seed(0)
+    gan = make_video_gan(kind, image_size)
+    for steps in (1, 3, 8):
+        with torch.no_grad():
+            clips, latent = gan.generate(2, steps=steps, return_latent=True)
+        assert clips.shape == (2, steps, 1, image_size, image_size) and latent.shape == (2, steps, 2)
+        assert float(clips.abs().max()) < 1.0  # tanh output: inside the data's [-1, 1]
+        assert gan.discriminator(clips).shape == (2,)
+        assert gan.frame_discriminator(clips).shape == (2, steps)
+    assert gan.frames and gan.generator_ema is None
+
+
+def _fit(gan: HamiltonianGAN, data: VideoDataModule, steps: int, root) -> pl.Trainer:
+    trainer = pl.Trainer(max_steps=steps, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                         enable_model_summary=False, limit_val_batches=0, default_root_dir=str(root),
+                         accelerator="cpu", inference_mode=False)
+    trainer.fit(gan, datamodule=data)
+    return trainer
+
+
+def _video_data() -> VideoDataModule:
+    return VideoDataModule("pendulum", image_size=32, steps=6, dt=0.1, n_train=16, n_val=8, n_test=8,
+                           n_reference=8, batch_size=8, seed=0)
+
+
+@pytest.mark.parametrize("frozen", ["generator", "discriminator"])
+def test_one_step_of_each_player_changes_only_its_parameters(frozen, tmp_path):
+    """A zero learning rate for one player: its parameters stay exactly equal after one step; every parameter of
+    the other player's networks (both discriminators, or noise map + field + decoder) moves."""
+    torch.manual_seed(0)
+    adam = {player: (lambda p: torch.optim.Adam(p, lr=1e-2)) for player in ("generator", "discriminator")}
+    adam[frozen] = lambda p: torch.optim.Adam(p, lr=0.0)
+    gan = make_video_gan(generator_optimizer=adam["generator"], discriminator_optimizer=adam["discriminator"])
+    before = {k: v.detach().clone() for k, v in gan.named_parameters()}
+    _fit(gan, _video_data(), 2, tmp_path)
+    changed = {k for k, v in gan.named_parameters() if not torch.equal(before[k], v.detach())}
+    d_names = {k for k in before if k.startswith(("discriminator.", "frame_discriminator."))}
+    g_names = set(before) - d_names
+    assert any(k.startswith("frame_discriminator.") for k in d_names) and any(k.startswith("decoder.") for k in g_names)
+    if frozen == "generator":
+        assert not changed & g_names and d_names <= changed
+    else:
+        assert not changed & d_names and g_names <= changed
+
+
+def test_video_checkpoint_round_trip_through_hnn_load(tmp_path):
+    torch.manual_seed(0)
+    gan = make_video_gan(ema_decay=0.9)
+    trainer = _fit(gan, _video_data(), 2, tmp_path)
+    path = tmp_path / "video_gan.ckpt"
+    trainer.save_checkpoint(str(path))
+    loaded = hnn.load(path)
+    assert isinstance(loaded.decoder, FrameDecoder) and isinstance(loaded.frame_discriminator, FrameDiscriminator)
+    z = torch.randn(3, 4)
+    torch.testing.assert_close(loaded.generate(z=z), gan.eval().generate(z=z), rtol=0, atol=0)
+
+
+def test_mismatched_parts_name_the_problem():
+    field = HamiltonianField(2, hidden_dim=8, structure="separable")
+    with pytest.raises(ValueError, match="latent_dim=4"):
+        HamiltonianGAN(field, ClipDiscriminator(32), decoder=FrameDecoder(4, 32))
+    with pytest.raises(ValueError, match="64-pixel frames, the decoder makes 32-pixel"):
+        HamiltonianGAN(field, ClipDiscriminator(64), decoder=FrameDecoder(2, 32))
+    with pytest.raises(ValueError, match="angles"):
+        HamiltonianGAN(field, ClipDiscriminator(32), decoder=FrameDecoder(2, 32), angles=[True])
+    with pytest.raises(ValueError, match="power of two"):
+        FrameDecoder(2, 48)
+    with pytest.raises(ValueError, match=r"\[B, T, 1, 32, 32\]"):
+        ClipDiscriminator(32)(torch.zeros(2, 1, 32, 32))
+    gan = HamiltonianGAN(field, ClipDiscriminator(32), decoder=FrameDecoder(2, 32))
+    with pytest.raises(TypeError, match="read_states"):
+        gan.read_state(torch.zeros(1, 3, 1, 32, 32))
+    with pytest.raises(TypeError, match="no fixed observation"):
+        gan.observe(torch.zeros(1, 3, 2))
