@@ -362,12 +362,22 @@ def gan_report(model: Any, data: Any, n: int = 2000, seed: int = 0, permutations
     generated with −dt, reversed in time, against the flow over dt (a time-reversible model's backward orbit, read
     forwards, is a forward trajectory); ``energy_drift_*`` the same for the drift. A recurrent motion model has no
     time step: those entries are None.
+
+    A GAN with a frame decoder is read the same way on both sides by the analytic probe
+    :func:`hnn.evaluation.read_states` with the geometry of ``data`` (a :class:`hnn.data.VideoDataModule`): the
+    generated clips and the rendered ``test`` and ``reference`` clips, so every floor includes the probe's error.
     """
     n = check_int("n", n, minimum=2)
     system, dt, steps = data.system, float(data.dt), int(data.steps)
     generator = torch.Generator().manual_seed(check_int("seed", seed))
 
-    def read(y: Tensor) -> Tensor:
+    frames = bool(getattr(model, "frames", False))
+
+    def read(y: Tensor, step: float = dt) -> Tensor:
+        if frames:
+            from hnn.evaluation.video import read_states
+
+            return read_states(y.detach().cpu(), data.spec, abs(step))
         return model.read_state(y).detach().to(torch.float64)
 
     def energies(states: Tensor) -> Tensor:
@@ -377,8 +387,11 @@ def gan_report(model: Any, data: Any, n: int = 2000, seed: int = 0, permutations
     with torch.no_grad():
         z = model.noise(n, generator)
         states = read(model.generate(z=z, steps=steps))
-        real = read(model.observe(data.trajectories("test")))  # float64: the floors are not limited by float32
-        reference = read(model.observe(data.trajectories("reference")))
+        if frames:
+            real, reference = read(data.clips("test")), read(data.clips("reference"))
+        else:  # float64: the floors are not limited by float32
+            real = read(model.observe(data.trajectories("test")))
+            reference = read(model.observe(data.trajectories("reference")))
     report: dict[str, Any] = energy_report(states, real, reference, system, dt, permutations=permutations,
                                            generator=generator)
     report.update(n_generated=n, n_real=int(real.shape[0]), steps=steps, dt=dt)
@@ -389,10 +402,10 @@ def gan_report(model: Any, data: Any, n: int = 2000, seed: int = 0, permutations
         return report
     with torch.no_grad():
         for name, factor in (("half_dt", 0.5), ("double_dt", 2.0)):
-            changed = read(model.generate(z=z, steps=steps, dt=dt * factor))
+            changed = read(model.generate(z=z, steps=steps, dt=dt * factor), dt * factor)
             report[f"residual_{name}"] = physics_residual(changed, system, dt * factor)
             report[f"energy_drift_{name}"] = energy_drift(energies(changed))
-        backward = read(model.generate(z=z, steps=steps, dt=-dt)).flip(1)
+        backward = read(model.generate(z=z, steps=steps, dt=-dt).flip(1))
         report["residual_reversed"] = physics_residual(backward, system, dt)
         report["energy_drift_reversed"] = energy_drift(energies(backward))
     return report

@@ -477,7 +477,8 @@ def gan_summary_lines(model: pl.LightningModule, data: pl.LightningDataModule, n
 
     r = gan_report(model, data, n=n, permutations=200)
     lines = [f"   energy W1        {r['energy_w1']:.4g}   (floor, real vs real: {r['energy_w1_floor']:.4g}; "
-             f"{r['n_generated']} generated vs {r['n_real']} held-out trajectories)",
+             f"{r['n_generated']} generated vs {r['n_real']} held-out "
+             + ("clips, states read off the frames)" if getattr(model, "frames", False) else "trajectories)"),
              f"   energy drift     {r['energy_drift']:.4g}   (the data's: {r['energy_drift_data']:.3g})",
              f"   physics residual {r['physics_residual']:.4g}   (the data's: {r['physics_residual_data']:.3g}; "
              "one-step distance from the exact flow / step length)",
