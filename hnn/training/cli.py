@@ -181,7 +181,7 @@ def _version_of_checkpoint(path: str) -> tuple[str, int] | None:
 
 def run_name_of(config: Any) -> str:
     """``<model>_<task>`` from a parsed config (``hnn_spring``, ``baseline_two_body``, ``ebm_eight_gaussians``,
-    ``phnn_Pendulum-v1``)."""
+    ``phnn_Pendulum-v1``, ``hgan_pendulum``, ``hgan_video_pendulum``)."""
     model = config.get("model") or {}
     model_class = str(model.get("class_path", "model")).rsplit(".", 1)[-1]
     init_args = model.get("init_args") or {}
@@ -190,6 +190,8 @@ def run_name_of(config: Any) -> str:
         field_config.get("class_path") else None
     if model_class == "HamiltonianGAN" and field_class:
         name = _GAN_PREFIX.get(field_class, f"hgan_{field_class.lower()}")
+        if str((config.get("data") or {}).get("class_path", "")).endswith("VideoDataModule"):
+            name = name.replace("hgan", "hgan_video", 1)  # hgan_video_pendulum, hgan_video_mlp_twin_pendulum
     else:
         if model_class == "DynamicsModule" and field_class:
             model_class = field_class
