@@ -137,7 +137,11 @@ def test_every_config_parses_and_links_the_state_dimension(config, tmp_path):
         assert isinstance(cli.model, HamiltonianGAN) and type(cli.model.field) is expected
         assert cli.model.field.dim == cli.datamodule.dim == 2 and cli.datamodule.system_name == system
         assert cli.model.hparams.steps == cli.datamodule.steps and cli.model.hparams.dt == cli.datamodule.dt
-        assert cli.model.hparams.angles == [system == "pendulum"]
+        if task.startswith("video_"):  # a frame decoder learns its own observation: no fixed angle read-off
+            assert cli.model.frames and cli.model.hparams.angles == [False]
+            assert cli.model.decoder.image_size == cli.model.discriminator.image_size == cli.datamodule.image_size
+        else:
+            assert cli.model.hparams.angles == [system == "pendulum"]
     elif task.startswith("gym_"):  # a controlled model of a gymnasium env: the field fits the env's facts
         field = cli.model.field
         assert isinstance(cli.model, DynamicsModule)
