@@ -212,7 +212,6 @@ class VideoDataModule(pl.LightningDataModule):
         self.sizes = dict(self.trajectory_data.sizes)
         self.batch_size, self.seed = self.trajectory_data.batch_size, self.trajectory_data.seed
         self.task = f"{system} videos ({steps} frames of {dt:g}, {self.image_size} px)"
-        self._served: dict[str, Tensor] | None = None
 
     @property
     def frame_shape(self) -> tuple[int, int, int]:
@@ -240,15 +239,12 @@ class VideoDataModule(pl.LightningDataModule):
         return render_frames(self.trajectories(split), self.spec.system, self.image_size, spec=self.spec, dtype=dtype)
 
     def setup(self, stage: str | None = None) -> None:
-        device = self.trainer.strategy.root_device if self.trainer is not None else torch.device("cpu")
-        self._served = {name: self.trajectories(name).to(device) for name in TRAJECTORY_SPLITS}
+        # the trajectory module serves the float64 states on the trainer's device; frames are rendered from them
+        self.trajectory_data.trainer = self.trainer
+        self.trajectory_data.setup(stage)
 
     def _loader(self, split: str, train: bool) -> _RenderedBatches:
-        if self._served is None:
-            self.setup()
-        generator = torch.Generator().manual_seed(self.seed + 1) if train else None
-        batches = DeviceBatches([self._served[split]], batch_size=self.batch_size, shuffle=train, generator=generator)
-        return _RenderedBatches(batches, self.spec)
+        return _RenderedBatches(self.trajectory_data._loader(split, train), self.spec)
 
     def train_dataloader(self) -> Any:
         return self._loader("train", train=True)
