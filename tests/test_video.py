@@ -236,3 +236,49 @@ def test_video_datamodule_rejects_bad_arguments():
         VideoDataModule("three_body")
     with pytest.raises(ValueError, match="split"):
         VideoDataModule("spring", n_train=1, n_val=1, n_test=1, n_reference=1).clips("holdout")
+
+
+# ------------------------------------------------------------------------------------ time scales and metrics
+def _circle(omega: float, dt: float, steps: int, radius: float = 1.7) -> torch.Tensor:
+    t = torch.arange(steps, dtype=torch.float64) * dt
+    return radius * torch.stack([torch.cos(omega * t + 0.4), torch.sin(omega * t + 0.4)], dim=-1)
+
+
+def test_turning_rate_of_a_circle_is_exact_and_free_of_centre_scale_and_rotation():
+    from hnn.evaluation import turning_rate
+
+    dt = 0.1
+    for omega in (0.5, 2.0, 6.0):
+        exact = 2.0 * math.tan(omega * dt / 2.0) / dt  # central differences on a circle
+        x = _circle(omega, dt, 40)
+        torch.testing.assert_close(turning_rate(x, dt), torch.full((38,), exact, dtype=torch.float64),
+                                   rtol=1e-10, atol=0)
+        angle = 0.7
+        rotation = torch.tensor([[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]],
+                                dtype=torch.float64)
+        moved = 3.5 * x @ rotation.T + torch.tensor([10.0, -4.0], dtype=torch.float64)
+        torch.testing.assert_close(turning_rate(moved, dt), turning_rate(x, dt), rtol=1e-9, atol=0)
+    # time running c times faster: c times the rate (up to the O((ω dt)²) difference term)
+    slow, fast = turning_rate(_circle(1.0, 0.01, 40), 0.01), turning_rate(_circle(3.0, 0.01, 40), 0.01)
+    torch.testing.assert_close(fast / slow, torch.full_like(slow, 3.0), rtol=1e-3, atol=0)
+    # a standing state has no turning rate: NaN, and motion_frequency refuses it
+    from hnn.evaluation import motion_frequency
+
+    assert turning_rate(torch.ones(1, 5, 2, dtype=torch.float64), dt).isnan().all()
+    with pytest.raises(ValueError, match="never move"):
+        motion_frequency(torch.ones(2, 5, 2), dt)
+    with pytest.raises(ValueError, match=r"T >= 3"):
+        turning_rate(torch.zeros(4, 2, 2), dt)
+    with pytest.raises(TypeError, match="floating"):
+        turning_rate(torch.zeros(4, 5, 2, dtype=torch.long), dt)
+
+
+def test_the_mean_turning_rate_of_an_ellipse_over_whole_periods_is_two_pi_over_the_period():
+    """The velocity of a closed convex orbit turns by 2π per period, in any linear coordinates."""
+    from hnn.evaluation import motion_frequency
+
+    omega, dt = 1.3, 0.002
+    period_steps = int(round(2 * math.pi / omega / dt))
+    x = _circle(omega, dt, 3 * period_steps + 2)
+    stretched = x @ torch.tensor([[4.0, 1.0], [0.0, 0.5]], dtype=torch.float64).T  # an ellipse, tilted
+    assert motion_frequency(stretched, dt) == pytest.approx(omega, rel=2e-3)

@@ -59,7 +59,8 @@ def test_one_step_of_each_player_changes_only_its_parameters(frozen, tmp_path):
     torch.manual_seed(0)
     adam = {player: (lambda p: torch.optim.Adam(p, lr=1e-2)) for player in ("generator", "discriminator")}
     adam[frozen] = lambda p: torch.optim.Adam(p, lr=0.0)
-    gan = make_video_gan(generator_optimizer=adam["generator"], discriminator_optimizer=adam["discriminator"])
+    gan = make_video_gan(generator_optimizer=adam["generator"], discriminator_optimizer=adam["discriminator"],
+                         speed_init=False)  # the calibration scales the field before the first step
     before = {k: v.detach().clone() for k, v in gan.named_parameters()}
     _fit(gan, _video_data(), 2, tmp_path)
     changed = {k for k, v in gan.named_parameters() if not torch.equal(before[k], v.detach())}
@@ -101,3 +102,80 @@ def test_mismatched_parts_name_the_problem():
         gan.read_state(torch.zeros(1, 3, 1, 32, 32))
     with pytest.raises(TypeError, match="no fixed observation"):
         gan.observe(torch.zeros(1, 3, 2))
+
+
+# ------------------------------------------------------------------------------------ the speed calibration
+@pytest.mark.parametrize("kind", ["hamiltonian", "mlp"])
+def test_calibrate_frequency_scales_the_turning_rate_exactly_and_sets_the_clip_time_scale(kind):
+    """f → c·f scales κ_θ by exactly c at any state; after calibration the latent clips turn at about the target
+    rate (measured by finite differences along fresh rollouts, not the calibration's own estimate)."""
+    from hnn.evaluation import motion_frequency
+
+    torch.manual_seed(0)
+    # the motion model and noise map at the sizes of configs/hgan_video_pendulum.yaml and its MLP twin
+    field = HamiltonianField(2, hidden_dim=64, structure="separable") if kind == "hamiltonian" else \
+        BaselineField(2, hidden_dim=90)
+    gan = HamiltonianGAN(field, ClipDiscriminator(32, width=4, features=8, temporal_width=8, temporal_layers=2),
+                         steps=32, dt=0.1, integrator="leapfrog" if kind == "hamiltonian" else "rk4",
+                         decoder=FrameDecoder(2, 32, width=8), ema_decay=0.9)
+    probe = torch.randn(64, 2, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+    before = gan.field_turning_rate(probe)
+    with torch.no_grad():
+        slow = gan.motion(gan.noise_map(gan.noise(64, torch.Generator().manual_seed(7))))
+    target = 1.9
+    assert motion_frequency(slow.double(), 0.1) < 0.2 * target  # untrained: far slower than the data
+    factor = gan.calibrate_frequency(target, n=32, generator=torch.Generator().manual_seed(3))
+    assert factor > 5.0 and bool(gan.speed_calibrated)
+    # exact but for the float32 rounding of the scaled weights (~6e-8), which the cross product's cancellation
+    # amplifies where the flow is nearly straight (κ small)
+    torch.testing.assert_close(gan.field_turning_rate(probe), factor * before, rtol=1e-4, atol=0)
+    with torch.no_grad():
+        latent = gan.motion(gan.noise_map(gan.noise(64, torch.Generator().manual_seed(7))))
+    assert 0.5 * target < motion_frequency(latent.double(), 0.1) < 2.0 * target
+    # the weight average generates with the calibrated field too
+    for averaged, live in zip(gan.generator_ema["field"].parameters(), gan.field.parameters()):
+        assert torch.equal(averaged, live)
+
+
+def test_calibrate_frequency_rejects_what_it_cannot_calibrate():
+    with pytest.raises(TypeError, match="no time step"):
+        make_video_gan("gru").calibrate_frequency(1.9)
+    gan = make_video_gan("hamiltonian")
+    for bad in (0.0, -1.0, float("inf")):
+        with pytest.raises(ValueError, match="frequency"):
+            gan.calibrate_frequency(bad)
+    with pytest.raises(ValueError, match=r"\[N, 2\]"):
+        gan.field_turning_rate(torch.zeros(3, 4))
+    with pytest.raises(TypeError, match="RenderSpec"):  # no trainer, hence no data module with a spec
+        gan._real_clip_frequency(torch.zeros(2, 6, 1, 32, 32))
+
+
+@pytest.mark.parametrize("kind", ["hamiltonian", "mlp", "gru"])
+def test_training_calibrates_every_vector_field_from_the_probe_read_real_clips(kind, tmp_path):
+    from hnn.evaluation import motion_frequency
+
+    torch.manual_seed(0)
+    gan = make_video_gan(kind)
+    targets = []
+    original = gan.calibrate_frequency
+
+    def recording(frequency, *args, **kwargs):
+        targets.append(frequency)
+        return original(frequency, *args, **kwargs)
+
+    gan.calibrate_frequency = recording
+    data = _video_data()
+    _fit(gan, data, 2, tmp_path)
+    if kind == "gru":  # a recurrent map has no time step to scale
+        assert targets == [] and not bool(gan.speed_calibrated)
+        return
+    assert len(targets) == 1 and bool(gan.speed_calibrated)
+    # the first batch (8 of the 16 training clips) read by the probe: near the whole split's frequency
+    split = motion_frequency(read_states_of(data, "train"), data.dt)
+    assert targets[0] == pytest.approx(split, rel=0.25)
+
+
+def read_states_of(data: VideoDataModule, split: str) -> torch.Tensor:
+    from hnn.evaluation import read_states
+
+    return read_states(data.clips(split), data.spec, data.dt)

@@ -9,7 +9,8 @@
   GAN protocol :func:`gan_report`;
 - :mod:`hnn.evaluation.video` -- the analytic state read-off of rendered videos: :func:`read_positions` (the blob's
   intensity centroid) and :func:`read_states` (q from the geometry of a :class:`hnn.data.RenderSpec`, p from
-  second-order finite differences).
+  second-order finite differences), and the time scale of a motion
+  (:func:`turning_rate`, :func:`motion_frequency`).
 """
 from hnn.evaluation.gan import (
     MMDResult,
@@ -22,7 +23,12 @@ from hnn.evaluation.gan import (
     physics_residual,
 )
 from hnn.evaluation.metrics import RolloutReport, derivative_mse, evaluate_rollouts
-from hnn.evaluation.video import read_positions, read_states
+from hnn.evaluation.video import (
+    motion_frequency,
+    read_positions,
+    read_states,
+    turning_rate,
+)
 
 __all__ = [
     "evaluate_rollouts",
@@ -38,4 +44,6 @@ __all__ = [
     "gan_report",
     "read_positions",
     "read_states",
+    "turning_rate",
+    "motion_frequency",
 ]

@@ -19,12 +19,25 @@ A frame is ``[1, S, S]`` drawn with a :class:`hnn.data.RenderSpec` (background b
   H = q² + p² (q̇ = 2p, p = q̇/2). The finite-difference error is the read-off's floor: states read from real clips,
   not the clips' true states, are what states read from generated clips compare with.
 
+The time scale of a motion, from states (read off frames or latent), for the video GAN's speed calibration:
+
+- :func:`turning_rate`: the rate κ at which the phase-space velocity turns, at each interior time,
+  κ_k = ‖v_k ∧ a_k‖ / ‖v_k‖² = √(‖v_k‖²‖a_k‖² − (v_k·a_k)²) / ‖v_k‖²  with the central differences
+  v_k = (x_{k+1} − x_{k−1}) / (2 dt),  a_k = (x_{k+1} − 2x_k + x_{k−1}) / dt².
+  It needs no centre and no scale: it is unchanged by rotations and uniform scalings of the coordinates and by a
+  shift, and scales as c when time runs c times faster. On a circle at angular speed ω the differences give
+  exactly κ = 2 tan(ω dt / 2) / dt = ω (1 + (ω dt)²/12 + …). Along a closed convex orbit the velocity turns by 2π per
+  period P, so the time average of κ over whole periods is 2π/P in any linear coordinates.
+- :func:`motion_frequency`: the mean of κ over all trajectories and interior times, ω̂ (rad per unit time); for
+  clips that start at random phases of their orbits it estimates the mean of 2π/P (times where v = 0 are left out).
+
 Contract: ``frames`` is a floating torch tensor ``[..., 1, S, S]`` (S = ``spec.image_size``), ``spec`` a
 :class:`hnn.data.RenderSpec`; a non-tensor, a non-floating dtype or a spec of another type is a ``TypeError``, a
 wrong shape (or fewer than 3 frames for :func:`read_states`) a ``ValueError``. Results are float64.
 """
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -35,7 +48,7 @@ from hnn.validate import check_positive
 if TYPE_CHECKING:
     from hnn.data.video import RenderSpec
 
-__all__ = ["read_positions", "read_states"]
+__all__ = ["read_positions", "read_states", "turning_rate", "motion_frequency"]
 
 
 def _check(frames: Any, spec: Any, time_axis: bool) -> Tensor:
@@ -103,3 +116,40 @@ def read_states(frames: Tensor, spec: RenderSpec, dt: float) -> Tensor:
     last = (3.0 * q[..., -1:] - 4.0 * q[..., -2:-1] + q[..., -3:-2]) / (2.0 * dt)
     qdot = torch.cat([first, inner, last], dim=-1)
     return torch.stack([q, _momentum_per_velocity(spec.system) * qdot], dim=-1)
+
+
+def _check_states(name: str, states: Any) -> Tensor:
+    if not isinstance(states, Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(states).__name__}")
+    if not torch.is_floating_point(states):
+        raise TypeError(f"{name} must have a floating dtype, got {states.dtype}")
+    if states.ndim < 2 or states.shape[-2] < 3 or states.shape[-1] < 2:
+        raise ValueError(f"{name} must have shape [..., T >= 3, d >= 2] (a velocity turns in a plane), got "
+                         f"{tuple(states.shape)}")
+    return states.detach().to(torch.float64)
+
+
+def turning_rate(states: Tensor, dt: float) -> Tensor:
+    """κ ``[..., T − 2]`` (float64) of trajectories ``states [..., T, d]`` sampled every ``dt`` (module docstring):
+    the turning rate of the velocity at each interior time; NaN where the central velocity is 0."""
+    x = _check_states("states", states)
+    dt = check_positive("dt", dt)
+    v = (x[..., 2:, :] - x[..., :-2, :]) / (2.0 * dt)
+    a = (x[..., 2:, :] - 2.0 * x[..., 1:-1, :] + x[..., :-2, :]) / (dt * dt)
+    vv, aa, va = v.square().sum(-1), a.square().sum(-1), (v * a).sum(-1)
+    cross = (vv * aa - va.square()).clamp_min(0.0).sqrt()
+    return torch.where(vv > 0, cross / torch.where(vv > 0, vv, torch.ones_like(vv)), torch.full_like(vv, math.nan))
+
+
+def motion_frequency(states: Tensor, dt: float) -> float:
+    """ω̂ = the mean turning rate of ``states [..., T, d]`` over every trajectory and interior time (module
+    docstring); ValueError when no time has a non-zero velocity or the result is not finite."""
+    kappa = turning_rate(states, dt)
+    valid = ~torch.isnan(kappa)
+    if not bool(valid.any()):
+        raise ValueError("motion_frequency: the states never move (zero velocity at every time)")
+    value = float(kappa[valid].mean())
+    if not math.isfinite(value):
+        raise ValueError(f"motion_frequency: the mean turning rate is {value} (states with non-finite values?)")
+    return value
+

@@ -18,7 +18,7 @@ same observation space. A real trajectory x ``[B, T, 2n]`` is observed by the sa
 ``[..., 2n]`` → frame ``[..., C, S, S]``, its ``latent_dim`` = 2n). The data then serves the observations
 themselves — clips ``[B, T, C, S, S]`` (:class:`~hnn.data.VideoDataModule`) instead of states — and there is no
 fixed :meth:`observe` / :meth:`read_state`: the evaluation reads the state off the frames
-(:func:`hnn.evaluation.read_states`). The speed calibration needs real states and is skipped for such data.
+(:func:`hnn.evaluation.read_states`). The speed calibration then matches a time scale instead (below).
 
 The injected ``discriminator`` (:class:`~hnn.nn.SequenceDiscriminator`, or :class:`~hnn.nn.ClipDiscriminator` for
 clips) scores whole sequences; an optional ``frame_discriminator`` (:class:`~hnn.nn.FrameDiscriminator`) scores
@@ -40,6 +40,19 @@ field (f = J∇H with H a sum of output heads) and an MLP field are linear in th
 it is checked after scaling. The recurrent twin has no time step and is left as it is. A resumed run is not
 recalibrated (the ``speed_calibrated`` buffer is in the checkpoint).
 
+For **clips** the latent coordinates are the generator's own (the decoder defines what they mean), so a speed in
+the data's units has no latent counterpart; a time scale does. :meth:`calibrate_frequency` scales the same output
+layers so that the field's mean turning rate at the latent states the generator visits,
+
+    κ_θ(z) = ‖f ∧ J_f f‖ / ‖f‖²      (f = f(z); the rate at which the latent velocity turns, rad per unit time),
+
+equals the real clips' motion frequency ω̂ (:func:`hnn.evaluation.motion_frequency`: the same turning rate,
+from finite differences, of the states read off the first training batch). κ is scale- and centre-free, and its
+time average over a closed convex orbit is 2π/P in any linear coordinates, so it compares latent and real motion
+without a common unit; f → c·f gives κ → c·κ exactly, which is checked after scaling. **The real side uses the
+analytic probe** (:func:`hnn.evaluation.read_states`, which knows the renderer's geometry: the data module's
+``spec``) once, on the first batch, for this one number; the generator never sees read-off states otherwise.
+
 With ``ema_decay`` β > 0 the module also keeps an exponential moving average of the generator's weights
 (noise map, motion model, decoder; Karras et al. 2018), updated after each generator step as
 
@@ -60,6 +73,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import math
 from typing import Any, Literal
 
 import torch
@@ -99,6 +113,8 @@ class HamiltonianGAN(LoadableModule):
         ema_decay: β of the generator's weight average used in eval mode (0: off, eval uses the trained weights).
         speed_init: calibrate a vector-field motion model's speed to the first training batch (module docstring).
         frame_discriminator: a per-frame discriminator ``[B, T, ...] -> [B, T]`` beside ``discriminator``.
+            With a frame decoder, ``speed_init`` matches the latent turning rate to the real clips' frequency
+            (:meth:`calibrate_frequency`) and needs a data module with a ``spec`` (:class:`~hnn.data.VideoDataModule`).
     """
 
     def __init__(
@@ -287,13 +303,9 @@ class HamiltonianGAN(LoadableModule):
         """Scale the field's output layers so that its mean speed at the real states ``x [B, T, 2n]`` equals their
         mean finite-difference speed (module docstring); returns the factor c. Raises TypeError for a recurrent
         motion model or a field with no MLP output layer, ValueError when the field is not linear in them."""
-        if self.recurrent:
-            raise TypeError(f"{type(self.field).__name__} is a recurrent map with no time step: no speed to calibrate")
+        heads = self._output_heads()
         if x.ndim != 3 or x.shape[1] < 2 or x.shape[-1] != 2 * self.n:
             raise ValueError(f"calibrate_speed needs real states [B, T >= 2, {2 * self.n}], got {tuple(x.shape)}")
-        heads = [m.layers[-1] for m in self.field.modules() if isinstance(m, MLP)]
-        if not heads:
-            raise TypeError(f"{type(self.field).__name__} has no MLP output layer to scale")
         data_speed = ((x[:, 1:] - x[:, :-1]) / abs(self.hparams.dt)).norm(dim=-1).mean()
         states = x[:, :-1].reshape(-1, x.shape[-1])
 
@@ -306,22 +318,122 @@ class HamiltonianGAN(LoadableModule):
             raise ValueError(f"cannot calibrate the speed: field speed {float(before)}, data speed "
                              f"{float(data_speed)} (both must be finite and positive)")
         factor = float(data_speed / before)
+        self._scale_heads(heads, factor)
+        after = float(speed())
+        if abs(after / float(data_speed) - 1.0) > 1e-3:
+            self._scale_heads(heads, 1.0 / factor)  # undo: this field is not linear in its output layers
+            raise ValueError(f"{type(self.field).__name__} is not linear in its MLP output layers (speed "
+                             f"{after:.4g} after scaling, {float(data_speed):.4g} wanted); pass speed_init=False")
+        self._calibrated()
+        return factor
+
+    def _output_heads(self) -> list[nn.Linear]:
+        if self.recurrent:
+            raise TypeError(f"{type(self.field).__name__} is a recurrent map with no time step: no speed to calibrate")
+        heads = [m.layers[-1] for m in self.field.modules() if isinstance(m, MLP)]
+        if not heads:
+            raise TypeError(f"{type(self.field).__name__} has no MLP output layer to scale")
+        return heads
+
+    @staticmethod
+    def _scale_heads(heads: list[nn.Linear], factor: float) -> None:
         for layer in heads:
             layer.weight.mul_(factor)
             if layer.bias is not None:
                 layer.bias.mul_(factor)
-        after = float(speed())
-        if abs(after / float(data_speed) - 1.0) > 1e-3:
-            for layer in heads:  # undo: this field is not linear in its output layers
-                layer.weight.div_(factor)
-                if layer.bias is not None:
-                    layer.bias.div_(factor)
-            raise ValueError(f"{type(self.field).__name__} is not linear in its MLP output layers (speed "
-                             f"{after:.4g} after scaling, {float(data_speed):.4g} wanted); pass speed_init=False")
+
+    def _calibrated(self) -> None:
         if self.generator_ema is not None:
             self.generator_ema["field"].load_state_dict(self.field.state_dict())
         self.speed_calibrated.fill_(True)
-        return factor
+
+    def field_turning_rate(self, states: Tensor) -> Tensor:
+        """κ_θ(z) = ‖f ∧ J_f f‖ / ‖f‖² ``[N]`` (float64) of the trained field at latent states ``[N, 2n]`` (module
+        docstring), J_f f by a central difference along f in float64 (step h = 1e-5·(1 + ‖z‖)); NaN where f = 0."""
+        self._output_heads()
+        if not isinstance(states, Tensor) or states.ndim != 2 or states.shape[-1] != 2 * self.n:
+            raise ValueError(f"field_turning_rate takes latent states [N, {2 * self.n}], got "
+                             f"{tuple(states.shape) if isinstance(states, Tensor) else type(states).__name__}")
+        field = copy.deepcopy(self.field).to(torch.float64)
+        z = states.detach().to(torch.float64)
+
+        def f(x: Tensor) -> Tensor:
+            with torch.enable_grad():  # a Hamiltonian field differentiates its energy
+                return field.vector_field(x).detach()
+
+        v = f(z)
+        norm = v.norm(dim=-1, keepdim=True)
+        direction = v / torch.where(norm > 0, norm, torch.ones_like(norm))
+        h = 1e-5 * (1.0 + z.norm(dim=-1, keepdim=True))
+        a = (f(z + h * direction) - f(z - h * direction)) / (2.0 * h) * norm  # J_f f
+        vv, aa, va = v.square().sum(-1), a.square().sum(-1), (v * a).sum(-1)
+        cross = (vv * aa - va.square()).clamp_min(0.0).sqrt()
+        return torch.where(vv > 0, cross / torch.where(vv > 0, vv, torch.ones_like(vv)),
+                           torch.full_like(vv, float("nan")))
+
+    @torch.no_grad()
+    def calibrate_frequency(self, frequency: float, n: int = 256, generator: torch.Generator | None = None,
+                            passes: int = 2) -> float:
+        """Scale the field's output layers so that its mean turning rate at the latent states the generator visits
+        equals ``frequency`` ω̂ (rad per unit time; module docstring); returns the total factor.
+
+        Each of ``passes`` rounds draws ``n`` noise samples (from ``generator``), rolls the current generator out
+        for ``steps`` steps and scales by c = ω̂ / mean κ_θ over those states; a later round measures along the
+        orbits the scaled field traces within a clip (the rounds need not converge: an untrained field's orbits can
+        run off to where it is nearly straight, so their number is fixed). After the last round the mean κ_θ at its
+        states is checked to equal ω̂ (relative 1e-3). TypeError for a recurrent motion model, ValueError for a non-positive frequency or
+        a field that does not move."""
+        heads = self._output_heads()
+        target = check_real("frequency", frequency)
+        if not (math.isfinite(target) and target > 0):
+            raise ValueError(f"frequency must be finite and positive, got {frequency!r}")
+        check_int("n", n, minimum=1)
+        check_int("passes", passes, minimum=1)
+        total = 1.0
+
+        def mean_rate(states: Tensor) -> float:
+            kappa = self.field_turning_rate(states)
+            kappa = kappa[~torch.isnan(kappa)]
+            return float(kappa.mean()) if kappa.numel() else float("nan")
+
+        for _ in range(passes):
+            was_training = self.training
+            self.train()  # the trained parts, not the weight average
+            try:
+                states = self.motion(self.noise_map(self.noise(n, generator))).reshape(-1, 2 * self.n)
+            finally:
+                self.train(was_training)
+            before = mean_rate(states)
+            if not (math.isfinite(before) and before > 0):
+                raise ValueError(f"cannot calibrate the frequency: the field's mean turning rate is {before} at the "
+                                 "generated latent states (it must be finite and positive)")
+            factor = target / before
+            self._scale_heads(heads, factor)
+            total *= factor
+        after = mean_rate(states)
+        if abs(after / target - 1.0) > 1e-3:
+            self._scale_heads(heads, 1.0 / total)  # undo: this field is not linear in its output layers
+            raise ValueError(f"{type(self.field).__name__} is not linear in its MLP output layers (turning rate "
+                             f"{after:.4g} after scaling, {target:.4g} wanted); pass speed_init=False")
+        self._calibrated()
+        return total
+
+    def _data_spec(self) -> Any:
+        trainer = self._trainer
+        spec = getattr(getattr(trainer, "datamodule", None), "spec", None) if trainer is not None else None
+        if spec is None:
+            raise TypeError("speed_init with a frame decoder reads the real clips' motion with the analytic probe: "
+                            "it needs a data module with a RenderSpec `spec` (hnn.data.VideoDataModule); "
+                            "pass speed_init=False otherwise")
+        return spec
+
+    def _real_clip_frequency(self, clips: Tensor) -> float:
+        """ω̂ of real clips ``[B, T, C, S, S]``: :func:`hnn.evaluation.motion_frequency` of the states the analytic
+        probe reads off them with the trainer's data module's ``spec``."""
+        from hnn.evaluation.video import motion_frequency, read_states
+
+        dt = abs(float(self.hparams.dt))
+        return motion_frequency(read_states(clips.detach(), self._data_spec(), dt), dt)
 
     @torch.no_grad()
     def update_ema(self) -> None:
@@ -420,8 +532,11 @@ class HamiltonianGAN(LoadableModule):
     # ------------------------------------------------------------------ Lightning
     def training_step(self, batch: Any, batch_idx: int) -> Tensor:
         (x,) = batch
-        if self.hparams.speed_init and not self.recurrent and not self.frames and not bool(self.speed_calibrated):
-            self.calibrate_speed(x)
+        if self.hparams.speed_init and not self.recurrent and not bool(self.speed_calibrated):
+            if self.frames:
+                self.calibrate_frequency(self._real_clip_frequency(x), n=x.shape[0])
+            else:
+                self.calibrate_speed(x)
         real = x if self.frames else self.observe(x)
         opt_g, opt_d = self.optimizers()
         for _ in range(self.hparams.discriminator_steps):
