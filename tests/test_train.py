@@ -133,7 +133,8 @@ def test_every_config_parses_and_links_the_state_dimension(config, tmp_path):
         from hnn.nn import GRUMotion
 
         system = task.rsplit("_", 1)[-1]
-        expected = {"mlp_twin": BaselineField, "gru_twin": GRUMotion}.get(task.rsplit("_", 1)[0], HamiltonianField)
+        kind = task.rsplit("_", 1)[0].removeprefix("video_")  # hgan_video_mlp_twin_pendulum: the video twins
+        expected = {"mlp_twin": BaselineField, "gru_twin": GRUMotion}.get(kind, HamiltonianField)
         assert isinstance(cli.model, HamiltonianGAN) and type(cli.model.field) is expected
         assert cli.model.field.dim == cli.datamodule.dim == 2 and cli.datamodule.system_name == system
         assert cli.model.hparams.steps == cli.datamodule.steps and cli.model.hparams.dt == cli.datamodule.dt

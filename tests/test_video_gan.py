@@ -179,3 +179,26 @@ def read_states_of(data: VideoDataModule, split: str) -> torch.Tensor:
     from hnn.evaluation import read_states
 
     return read_states(data.clips(split), data.spec, data.dt)
+
+
+def test_the_video_twin_configs_differ_from_the_hamiltonian_one_only_in_the_motion_model(tmp_path):
+    import yaml
+
+    from hnn.paths import config_file
+    from hnn.training.cli import build_cli
+
+    names = ("hgan_video_pendulum", "hgan_video_mlp_twin_pendulum", "hgan_video_gru_twin_pendulum")
+    parsed = {name: yaml.safe_load(config_file(name).read_text()) for name in names}
+    motion_keys = {"field", "integrator", "speed_init"}
+    base = parsed[names[0]]
+    for name in names[1:]:
+        other = parsed[name]
+        assert {k: v for k, v in other["model"]["init_args"].items() if k not in motion_keys} == \
+            {k: v for k, v in base["model"]["init_args"].items() if k not in motion_keys}, name
+        assert other["data"] == base["data"] and other["trainer"] == base["trainer"], name
+    counts = []
+    for name in names:
+        cli = build_cli(["--config", str(config_file(name)), "--trainer.logger", "false",
+                         "--trainer.default_root_dir", str(tmp_path)])
+        counts.append(sum(p.numel() for p in cli.model.field.parameters()))
+    assert all(abs(c / counts[0] - 1.0) <= 0.2 for c in counts), counts  # motion models within ±20 %
