@@ -282,3 +282,96 @@ def test_the_mean_turning_rate_of_an_ellipse_over_whole_periods_is_two_pi_over_t
     x = _circle(omega, dt, 3 * period_steps + 2)
     stretched = x @ torch.tensor([[4.0, 1.0], [0.0, 0.5]], dtype=torch.float64).T  # an ellipse, tilted
     assert motion_frequency(stretched, dt) == pytest.approx(omega, rel=2e-3)
+
+
+def test_probe_read_frequency_of_real_pendulum_clips_matches_the_elliptic_periods():
+    from hnn.evaluation import energy_frequency, motion_frequency
+
+    data = VideoDataModule("pendulum", image_size=32, steps=32, dt=0.1, n_train=1, n_val=1, n_test=400,
+                           n_reference=1, seed=1)
+    x = data.trajectories("test")
+    truth = float(energy_frequency(data.system, data.system.hamiltonian(x)[:, 0]).mean())  # E[2π/P]
+    read = read_states(data.clips("test"), data.spec, data.dt)
+    assert 1.0 < truth < 2.5  # periods 2.6–5 s: the clips hold 0.6–1.2 periods
+    assert motion_frequency(read, data.dt) == pytest.approx(truth, rel=0.03)
+
+
+def test_energy_frequency_known_answers():
+    from hnn.evaluation import energy_frequency
+
+    pendulum, spring = get("pendulum"), get("spring")  # H = 3(1 − cos q) + p²: ω₀ = √6;  H = q² + p²: ω = 2
+    small = energy_frequency(pendulum, torch.tensor([1e-12], dtype=torch.float64))
+    assert float(small) == pytest.approx(math.sqrt(6.0), rel=1e-9)
+    # E = 3: m = E/(2b) = 1/2, K(1/2) = 1.8540746773013719 (Abramowitz & Stegun 17.3), P = 4K/ω₀
+    half = energy_frequency(pendulum, torch.tensor([3.0], dtype=torch.float64))
+    assert float(half) == pytest.approx(2 * math.pi * math.sqrt(6.0) / (4 * 1.8540746773013719), rel=1e-12)
+    assert float(energy_frequency(spring, torch.tensor([0.3], dtype=torch.float64))) == pytest.approx(2.0)
+    with pytest.raises(TypeError, match="Tensor"):
+        energy_frequency(pendulum, 3.0)
+    with pytest.raises(TypeError, match="period"):
+        energy_frequency(get("two_body"), torch.ones(1))
+
+
+def test_dominant_frequency_recovers_sinusoids_longer_and_shorter_than_the_clip():
+    from hnn.evaluation import dominant_frequency
+
+    dt, steps = 0.1, 32
+    t = torch.arange(steps, dtype=torch.float64) * dt
+    omegas = torch.tensor([1.3, 2.0, 5.0, 11.0], dtype=torch.float64)  # 1.3: 0.66 periods in the clip
+    q = 0.8 * torch.sin(omegas[:, None] * t + torch.tensor([0.3, 2.0, -1.0, 0.9])[:, None].double()) + 0.25
+    torch.testing.assert_close(dominant_frequency(q, dt), omegas, rtol=2e-3, atol=0)
+    with pytest.raises(ValueError, match="T >= 4"):
+        dominant_frequency(q[:, :3], dt)
+    with pytest.raises(TypeError, match="floating"):
+        dominant_frequency(q.long(), dt)
+
+
+def test_period_match_of_rendered_true_clips_and_of_clips_played_too_fast():
+    from hnn.evaluation import period_match
+
+    pendulum = get("pendulum")
+    x0 = torch.stack([torch.zeros(6), torch.linspace(1.0, 1.9, 6)], dim=-1).double()  # E = p² ∈ [1, 3.6]
+    dt = 0.1
+    x = pendulum.trajectory(x0, torch.arange(32, dtype=torch.float64) * dt).transpose(0, 1)
+    spec = RenderSpec.for_system("pendulum", 32)
+    read = read_states(render_frames(x, "pendulum", 32), spec, dt)
+    exact = period_match(read, pendulum, dt)
+    assert exact["n_scored"] == 6 and exact["n_unscored"] == 0
+    assert exact["period_error_median"] < 0.01 and exact["period_error_mean"] < 0.01, exact
+    # the same orbits sampled every 1.25 dt but labelled dt: 1.25x the frequency the energy implies... read off at
+    # the labelled dt the motion is 25 % too fast (and p, hence E, is read 25 % too high: the ratio moves further)
+    fast = pendulum.trajectory(x0, torch.arange(32, dtype=torch.float64) * 1.25 * dt).transpose(0, 1)
+    wrong = period_match(read_states(render_frames(fast, "pendulum", 32), spec, dt), pendulum, dt)
+    assert wrong["period_error_median"] > 0.1
+    rotating = pendulum.trajectory(torch.tensor([[0.0, 3.0]], dtype=torch.float64),
+                                   torch.arange(32, dtype=torch.float64) * dt).transpose(0, 1)  # E = 9 > 6
+    assert period_match(rotating, pendulum, dt)["n_unscored"] == 1
+    with pytest.raises(ValueError, match=r"\[N, T, 2\]"):
+        period_match(read[0], pendulum, dt)
+
+
+def test_frame_mmd_is_small_between_real_sets_and_grows_with_a_shift():
+    from hnn.evaluation import frame_mmd
+
+    data = VideoDataModule("pendulum", image_size=32, steps=16, dt=0.1, n_train=1, n_val=1, n_test=200,
+                           n_reference=200, seed=2)
+    test, reference = data.clips("test"), data.clips("reference")
+    same = frame_mmd(test, reference, n_frames=800, permutations=100, generator=torch.Generator().manual_seed(0))
+    shifted = []
+    for delta in (0.15, 0.3, 0.6):
+        x = data.trajectories("test").clone()
+        x[..., 0] += delta
+        clips = render_frames(x, "pendulum", 32, dtype=torch.float32)
+        shifted.append(frame_mmd(clips, reference, n_frames=800, permutations=100,
+                                 generator=torch.Generator().manual_seed(0)))
+    assert same.p_value > 0.01 and shifted[-1].p_value < 0.02
+    assert abs(same.mmd2) < shifted[0].mmd2 < shifted[1].mmd2 < shifted[2].mmd2
+    # a set against itself: 0 up to the unbiased estimator's diagonal correction
+    # (identical samples: the unbiased MMD² is −2(1 − k̄)/N, k̄ ∈ (0, 1) the mean off-diagonal kernel value)
+    few = test[:50]  # 800 frames, every one drawn into both samples
+    self_mmd = frame_mmd(few, few, n_frames=800, permutations=10, generator=torch.Generator().manual_seed(0))
+    assert -2.0 / 800 <= self_mmd.mmd2 <= 0.0
+    with pytest.raises(ValueError, match=r"\[N, T, C, S, S\]"):
+        frame_mmd(test[0], reference)
+    with pytest.raises(ValueError, match="one shape"):
+        frame_mmd(test, torch.zeros(2, 3, 1, 16, 16))

@@ -202,3 +202,21 @@ def test_the_video_twin_configs_differ_from_the_hamiltonian_one_only_in_the_moti
                          "--trainer.default_root_dir", str(tmp_path)])
         counts.append(sum(p.numel() for p in cli.model.field.parameters()))
     assert all(abs(c / counts[0] - 1.0) <= 0.2 for c in counts), counts  # motion models within ±20 %
+
+
+def test_gan_report_of_a_frame_gan_holds_the_video_metrics_beside_their_floors():
+    from hnn.evaluation import gan_report
+
+    torch.manual_seed(0)
+    gan = make_video_gan("hamiltonian", speed_init=False).eval()
+    gan.hparams.steps = 32
+    data = VideoDataModule("pendulum", image_size=32, steps=32, dt=0.1, n_train=4, n_val=4, n_test=24,
+                           n_reference=24, seed=0)
+    report = gan_report(gan, data, n=24, permutations=20)
+    for key in ("period_error", "period_error_data", "frame_mmd2", "frame_mmd_p", "frame_mmd2_floor",
+                "frame_mmd_p_floor"):
+        assert key in report and report[key] == report[key], key  # present and not NaN
+    assert report["period_error_data"] < 0.02  # the real clips move with their energy's period
+    assert 0 <= report["period_scored"] <= 24
+    # an untrained decoder's frames are nothing like the blobs: far beyond the real-vs-real floor
+    assert report["frame_mmd2"] > 10 * abs(report["frame_mmd2_floor"]) and report["frame_mmd_p"] < 0.1

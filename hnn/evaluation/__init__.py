@@ -9,8 +9,9 @@
   GAN protocol :func:`gan_report`;
 - :mod:`hnn.evaluation.video` -- the analytic state read-off of rendered videos: :func:`read_positions` (the blob's
   intensity centroid) and :func:`read_states` (q from the geometry of a :class:`hnn.data.RenderSpec`, p from
-  second-order finite differences), and the time scale of a motion
-  (:func:`turning_rate`, :func:`motion_frequency`).
+  second-order finite differences), the time scale of a motion
+  (:func:`turning_rate`, :func:`motion_frequency`) and the video metrics :func:`period_match` (with
+  :func:`dominant_frequency`, :func:`energy_frequency`) and :func:`frame_mmd`.
 """
 from hnn.evaluation.gan import (
     MMDResult,
@@ -24,7 +25,11 @@ from hnn.evaluation.gan import (
 )
 from hnn.evaluation.metrics import RolloutReport, derivative_mse, evaluate_rollouts
 from hnn.evaluation.video import (
+    dominant_frequency,
+    energy_frequency,
+    frame_mmd,
     motion_frequency,
+    period_match,
     read_positions,
     read_states,
     turning_rate,
@@ -46,4 +51,8 @@ __all__ = [
     "read_states",
     "turning_rate",
     "motion_frequency",
+    "dominant_frequency",
+    "energy_frequency",
+    "period_match",
+    "frame_mmd",
 ]

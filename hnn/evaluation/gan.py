@@ -366,6 +366,11 @@ def gan_report(model: Any, data: Any, n: int = 2000, seed: int = 0, permutations
     A GAN with a frame decoder is read the same way on both sides by the analytic probe
     :func:`hnn.evaluation.read_states` with the geometry of ``data`` (a :class:`hnn.data.VideoDataModule`): the
     generated clips and the rendered ``test`` and ``reference`` clips, so every floor includes the probe's error.
+    Such a report also holds the video metrics (:mod:`hnn.evaluation.video`): ``period_error`` /
+    ``period_error_data`` (median |ω_dom/ω_E − 1| of :func:`~hnn.evaluation.period_match`, generated / test clips;
+    ``period_scored`` the number of generated clips that librate and are scored) and the pixel-space
+    ``frame_mmd2``, ``frame_mmd_p`` / ``frame_mmd2_floor``, ``frame_mmd_p_floor`` (:func:`~hnn.evaluation.frame_mmd`
+    of 1 000 frames: generated vs test / test vs reference).
     """
     n = check_int("n", n, minimum=2)
     system, dt, steps = data.system, float(data.dt), int(data.steps)
@@ -386,15 +391,27 @@ def gan_report(model: Any, data: Any, n: int = 2000, seed: int = 0, permutations
 
     with torch.no_grad():
         z = model.noise(n, generator)
-        states = read(model.generate(z=z, steps=steps))
+        generated_clips = model.generate(z=z, steps=steps)
+        states = read(generated_clips)
         if frames:
-            real, reference = read(data.clips("test")), read(data.clips("reference"))
+            real_clips, reference_clips = data.clips("test"), data.clips("reference")
+            real, reference = read(real_clips), read(reference_clips)
         else:  # float64: the floors are not limited by float32
             real = read(model.observe(data.trajectories("test")))
             reference = read(model.observe(data.trajectories("reference")))
     report: dict[str, Any] = energy_report(states, real, reference, system, dt, permutations=permutations,
                                            generator=generator)
     report.update(n_generated=n, n_real=int(real.shape[0]), steps=steps, dt=dt)
+    if frames:
+        from hnn.evaluation.video import frame_mmd, period_match
+
+        generated_period, real_period = period_match(states, system, dt), period_match(real, system, dt)
+        fit = frame_mmd(generated_clips.detach().cpu(), real_clips, permutations=permutations, generator=generator)
+        floor = frame_mmd(real_clips, reference_clips, permutations=permutations, generator=generator)
+        report.update(period_error=generated_period["period_error_median"],
+                      period_error_data=real_period["period_error_median"],
+                      period_scored=generated_period["n_scored"], frame_mmd2=fit.mmd2, frame_mmd_p=fit.p_value,
+                      frame_mmd2_floor=floor.mmd2, frame_mmd_p_floor=floor.p_value)
     for key in ("residual_half_dt", "residual_double_dt", "residual_reversed", "energy_drift_half_dt",
                 "energy_drift_double_dt", "energy_drift_reversed"):
         report[key] = None

@@ -31,6 +31,23 @@ The time scale of a motion, from states (read off frames or latent), for the vid
 - :func:`motion_frequency`: the mean of κ over all trajectories and interior times, ω̂ (rad per unit time); for
   clips that start at random phases of their orbits it estimates the mean of 2π/P (times where v = 0 are left out).
 
+The period match and a pixel-space distance (the video metrics beside the part-1 metrics on read-off states):
+
+- :func:`dominant_frequency`: per trajectory, the ω of the best least-squares fit q(t) ≈ a + b cos ωt + c sin ωt
+  (a floating-mean sinusoid, i.e. the peak of the generalised Lomb–Scargle periodogram) over a grid of ω from
+  π/(T·dt) (half a period in the clip) to the Nyquist π/dt, refined by a parabola through the best grid point and
+  its neighbours. It resolves periods longer than the clip (noiseless q of a sinusoid: exact up to the refinement).
+- :func:`energy_frequency`: the angular frequency 2π/P(E) the system's own dynamics give a clip of energy E; for
+  the pendulum H = b(1 − cos q) + p²/(2a) (libration, E < 2b) P = 4 K(m)/ω₀, m = E/(2b), ω₀ = √(b/a), K the
+  complete elliptic integral of the first kind (:meth:`hnn.systems.Pendulum.period_of`); for the spring P = 2π/ω₀.
+- :func:`period_match`: per clip the ratio ω_dom / ω_E of the read-off q(t)'s dominant frequency to the frequency
+  implied by the clip's mean read-off energy; reported as the median and mean of |ω_dom/ω_E − 1| over the clips
+  that librate (E < 2b; rotating and non-finite clips are counted, not scored). 0 for the true motion up to the
+  sinusoid fit's bias for anharmonic orbits and the read-off's finite-difference error.
+- :func:`frame_mmd`: the RBF-kernel MMD² (:func:`hnn.evaluation.mmd`: unbiased, median bandwidth, permutation
+  p-value) between frames drawn from two sets of clips, each frame a vector of S² pixels. FVD (a Fréchet distance
+  on I3D features) needs pretrained weights that cannot be fetched at run time and is not computed.
+
 Contract: ``frames`` is a floating torch tensor ``[..., 1, S, S]`` (S = ``spec.image_size``), ``spec`` a
 :class:`hnn.data.RenderSpec`; a non-tensor, a non-floating dtype or a spec of another type is a ``TypeError``, a
 wrong shape (or fewer than 3 frames for :func:`read_states`) a ``ValueError``. Results are float64.
@@ -48,7 +65,8 @@ from hnn.validate import check_positive
 if TYPE_CHECKING:
     from hnn.data.video import RenderSpec
 
-__all__ = ["read_positions", "read_states", "turning_rate", "motion_frequency"]
+__all__ = ["read_positions", "read_states", "turning_rate", "motion_frequency",
+           "dominant_frequency", "energy_frequency", "period_match", "frame_mmd"]
 
 
 def _check(frames: Any, spec: Any, time_axis: bool) -> Tensor:
@@ -153,3 +171,105 @@ def motion_frequency(states: Tensor, dt: float) -> float:
         raise ValueError(f"motion_frequency: the mean turning rate is {value} (states with non-finite values?)")
     return value
 
+
+def dominant_frequency(q: Tensor, dt: float, grid: int = 2048) -> Tensor:
+    """ω ``[...]`` (float64, rad per unit time) of the best floating-mean sinusoid fit of each series ``q [..., T]``
+    (T ≥ 4) sampled every ``dt`` (module docstring), over ``grid`` frequencies from π/(T·dt) to π/dt."""
+    if not isinstance(q, Tensor):
+        raise TypeError(f"q must be a torch.Tensor, got {type(q).__name__}")
+    if not torch.is_floating_point(q):
+        raise TypeError(f"q must have a floating dtype, got {q.dtype}")
+    if q.ndim < 1 or q.shape[-1] < 4:
+        raise ValueError(f"q must have shape [..., T >= 4] (a sinusoid with a mean has 4 free numbers), got "
+                         f"{tuple(q.shape)}")
+    dt = check_positive("dt", dt)
+    grid = int(grid)
+    if grid < 3:
+        raise ValueError(f"grid must be at least 3 frequencies, got {grid}")
+    x = q.detach().to(torch.float64)
+    steps = x.shape[-1]
+    lead = x.shape[:-1]
+    x = x.reshape(-1, steps)
+    x = x - x.mean(-1, keepdim=True)
+    t = torch.arange(steps, dtype=torch.float64, device=x.device) * dt
+    omegas = torch.linspace(math.pi / (steps * dt), math.pi / dt, grid, dtype=torch.float64, device=x.device)
+    design = torch.stack([torch.ones_like(omegas)[:, None].expand(-1, steps),
+                          torch.cos(omegas[:, None] * t), torch.sin(omegas[:, None] * t)], dim=-1)  # [G, T, 3]
+    basis, _ = torch.linalg.qr(design)  # orthonormal columns spanning {1, cos ωt, sin ωt}
+    explained = torch.einsum("gtk,nt->ngk", basis, x).square().sum(-1)  # ‖Qᵀx‖² [N, G]
+    best = explained.argmax(-1).clamp(1, grid - 2)
+    rows = torch.arange(x.shape[0], device=x.device)
+    y0, y1, y2 = explained[rows, best - 1], explained[rows, best], explained[rows, best + 1]
+    curvature = y0 - 2.0 * y1 + y2
+    shift = torch.where(curvature < 0, 0.5 * (y0 - y2) / torch.where(curvature < 0, curvature, -torch.ones_like(
+        curvature)), torch.zeros_like(curvature)).clamp(-1.0, 1.0)
+    step = omegas[1] - omegas[0]
+    return (omegas[best] + shift * step).reshape(lead)
+
+
+def energy_frequency(system: Any, energy: Tensor) -> Tensor:
+    """2π/P(E) ``[...]`` (float64) of the system's motion at energies ``energy [...]`` (module docstring): the
+    pendulum's exact amplitude-dependent period (rotation: the time of one full turn; inf at the separatrix gives
+    0), the spring's 2π/ω₀ at every energy. TypeError for a system with neither."""
+    if not isinstance(energy, Tensor):
+        raise TypeError(f"energy must be a torch.Tensor, got {type(energy).__name__}")
+    e = energy.detach().to(torch.float64)
+    period_of = getattr(system, "period_of", None)
+    if callable(period_of) and hasattr(system, "inertia"):
+        # a state of energy E at the bottom: q = 0, p = √(2aE) (H = p²/(2a) there)
+        p = torch.sqrt(2.0 * float(system.inertia) * e.clamp_min(0.0))
+        period = period_of(torch.stack([torch.zeros_like(p), p], dim=-1))
+    elif getattr(system, "omega0", None) is not None and getattr(system, "name", "") == "spring":
+        period = torch.full_like(e, 2.0 * math.pi / float(system.omega0))
+    else:
+        raise TypeError(f"energy_frequency knows the pendulum's and the spring's periods, not "
+                        f"{type(system).__name__}'s")
+    return 2.0 * math.pi / period
+
+
+def period_match(states: Tensor, system: Any, dt: float) -> dict[str, float]:
+    """The period match of read-off states ``[N, T, 2]`` (module docstring): ``period_error_median`` and
+    ``period_error_mean`` of |ω_dom/ω_E − 1| over the ``n_scored`` librating clips, ``n_unscored`` the others."""
+    x = _check_states("states", states)
+    if x.ndim != 3 or x.shape[-1] != 2:
+        raise ValueError(f"states must have shape [N, T, 2] (layout [q, p]), got {tuple(x.shape)}")
+    if x.shape[1] < 4:
+        raise ValueError(f"period_match needs T >= 4 frames, got {x.shape[1]}")
+    with torch.no_grad():
+        energy = system.hamiltonian(x).to(torch.float64).mean(-1)
+    omega_e = energy_frequency(system, energy)
+    omega = dominant_frequency(x[..., 0], dt)
+    librating = torch.isfinite(omega_e) & (omega_e > 0) & torch.isfinite(omega)
+    if hasattr(system, "torque"):
+        librating &= energy < 2.0 * float(system.torque)
+    error = (omega / omega_e - 1.0).abs()[librating]
+    scored = int(librating.sum())
+    return {"period_error_median": float(error.median()) if scored else math.nan,
+            "period_error_mean": float(error.mean()) if scored else math.nan,
+            "n_scored": scored, "n_unscored": int(x.shape[0]) - scored}
+
+
+def frame_mmd(a: Tensor, b: Tensor, n_frames: int = 1000, permutations: int = 200,
+              generator: torch.Generator | None = None) -> Any:
+    """:func:`hnn.evaluation.mmd` of ``n_frames`` frames drawn (without replacement, from ``generator``) from each of
+    two clip sets ``[N, T, C, S, S]`` and ``[M, T', C, S, S]`` (fewer if a set has fewer frames); returns its
+    :class:`~hnn.evaluation.MMDResult`."""
+    from hnn.evaluation.gan import mmd
+
+    for name, clips in (("a", a), ("b", b)):
+        if not isinstance(clips, Tensor):
+            raise TypeError(f"{name} must be a torch.Tensor of clips, got {type(clips).__name__}")
+        if clips.ndim != 5:
+            raise ValueError(f"{name} must have shape [N, T, C, S, S] (clips), got {tuple(clips.shape)}")
+    if a.shape[2:] != b.shape[2:]:
+        raise ValueError(f"a and b must have frames of one shape, got {tuple(a.shape[2:])} and {tuple(b.shape[2:])}")
+    n_frames = int(n_frames)
+    if n_frames < 2:
+        raise ValueError(f"n_frames must be at least 2, got {n_frames}")
+
+    def draw(clips: Tensor) -> Tensor:
+        frames = clips.reshape(-1, *clips.shape[2:])
+        index = torch.randperm(frames.shape[0], generator=generator)[:n_frames]
+        return frames[index.to(frames.device)]
+
+    return mmd(draw(a), draw(b), permutations=permutations, generator=generator)
