@@ -375,3 +375,69 @@ def test_frame_mmd_is_small_between_real_sets_and_grows_with_a_shift():
         frame_mmd(test[0], reference)
     with pytest.raises(ValueError, match="one shape"):
         frame_mmd(test, torch.zeros(2, 3, 1, 16, 16))
+
+
+# ------------------------------------------------------------------------------------------------ GIF and PNG
+def _panels(steps: int = 12) -> dict[str, torch.Tensor]:
+    data = VideoDataModule("pendulum", image_size=32, steps=steps, dt=0.1, n_train=1, n_val=1, n_test=3,
+                           n_reference=3, seed=4)
+    return {"real": data.clips("test"), "other": data.clips("reference")}
+
+
+def test_clips_gif_opens_with_pillow_with_one_frame_per_time_step(tmp_path):
+    from PIL import Image
+
+    from hnn.evaluation.figures import write_clips_gif
+
+    panels = _panels(12)
+    path = write_clips_gif(str(tmp_path / "clips.gif"), panels, n_show=2, scale=2)
+    with Image.open(path) as gif:
+        assert gif.format == "GIF" and gif.n_frames == 12 and gif.is_animated
+        # two columns of 64-px tiles with 4-px gaps, a 12-px header and two rows
+        assert gif.size == (2 * 64 + 3 * 4, 12 + 2 * 64 + 3 * 4)
+    assert [p.name for p in tmp_path.iterdir()] == ["clips.gif"]  # no temporary file left
+
+
+def test_clips_gif_is_written_atomically(tmp_path, monkeypatch):
+    from PIL import Image
+
+    from hnn.evaluation.figures import write_clips_gif
+
+    path = tmp_path / "clips.gif"
+    write_clips_gif(str(path), _panels(6))
+    before = path.read_bytes()
+    original = Image.Image.save
+
+    def failing_save(self, fp, *args, **kwargs):  # write part of the file, then fail
+        fp.write(b"GIF89a-partial")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(Image.Image, "save", failing_save)
+    with pytest.raises(OSError, match="disk full"):
+        write_clips_gif(str(path), _panels(8))
+    with pytest.raises(OSError, match="disk full"):
+        write_clips_gif(str(tmp_path / "new.gif"), _panels(8))
+    monkeypatch.setattr(Image.Image, "save", original)
+    assert path.read_bytes() == before  # the old file is intact
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clips.gif"]  # no partial new.gif, no temporary file
+
+
+def test_clip_strips_png_and_bad_panels(tmp_path):
+    from PIL import Image
+
+    from hnn.evaluation.figures import draw_clip_strips, write_clips_gif
+
+    panels = _panels(12)
+    energies = {k: torch.rand(3, 12, dtype=torch.float64) for k in panels}
+    path = draw_clip_strips(str(tmp_path / "strips.png"), panels, energies, torch.arange(12) * 0.1, n_frames=6)
+    with Image.open(path) as png:
+        assert png.format == "PNG" and png.size[0] > 200
+    with pytest.raises(ValueError, match="same frames per clip"):
+        write_clips_gif(str(tmp_path / "x.gif"), {"a": panels["real"], "b": panels["other"][:, :5]})
+    with pytest.raises(ValueError, match=r"\[N >= 1, T, 1, S, S\]"):
+        write_clips_gif(str(tmp_path / "x.gif"), {"a": panels["real"][0]})
+    with pytest.raises(TypeError, match="non-empty dict"):
+        write_clips_gif(str(tmp_path / "x.gif"), {})
+    with pytest.raises(ValueError, match="same labels"):
+        draw_clip_strips(str(tmp_path / "x.png"), panels, {"real": energies["real"]}, torch.arange(12) * 0.1)
+    assert not (tmp_path / "x.gif").exists() and not (tmp_path / "x.png").exists()

@@ -4,6 +4,8 @@
   the field as arrows (2-d states) and the energy along the rollouts. The data step calls the model; the drawing
   step does not, so it may run on a worker thread.
 - :func:`draw_energy_model`: an energy-based model's learned density exp(−E)/Z beside the data and HMC samples.
+- :func:`write_clips_gif` and :func:`draw_clip_strips`: videos (real / Hamiltonian GAN / twins) side by side as an
+  animated GIF (Pillow), and as a PNG of frame strips with the read-off energy plotted under each.
 """
 from __future__ import annotations
 
@@ -12,9 +14,10 @@ from typing import Any, Callable
 import torch
 from torch import Tensor
 
-from hnn.io import atomic_save_figure
+from hnn.io import atomic_save_figure, atomic_write
 
-__all__ = ["draw_phase_portrait", "phase_portrait_data", "draw_energy_model"]
+__all__ = ["draw_phase_portrait", "phase_portrait_data", "draw_energy_model", "draw_trajectory_panels",
+           "write_clips_gif", "draw_clip_strips"]
 
 
 def phase_portrait_data(
@@ -199,6 +202,123 @@ def draw_trajectory_panels(path: str, panels: dict[str, Tensor], energies: dict[
         if column == 0:
             top.set_ylabel("p")
             bottom.set_ylabel("true energy H(q, p)")
+    if title:
+        fig.suptitle(title)
+    atomic_save_figure(fig, path, dpi=80)
+    return path
+
+
+def _check_clip_panels(panels: Any) -> tuple[int, int]:
+    """(T, S) shared by every panel ``[N, T, 1, S, S]`` of ``panels`` (a non-empty dict label -> clips)."""
+    if not isinstance(panels, dict) or not panels:
+        raise TypeError(f"panels must be a non-empty dict label -> clips, got {type(panels).__name__}")
+    shapes = set()
+    for label, clips in panels.items():
+        if not isinstance(clips, Tensor) or not torch.is_floating_point(clips):
+            raise TypeError(f"panels[{label!r}] must be a floating torch.Tensor, got "
+                            f"{getattr(clips, 'dtype', type(clips).__name__)}")
+        if clips.ndim != 5 or clips.shape[2] != 1 or clips.shape[3] != clips.shape[4] or clips.shape[0] < 1:
+            raise ValueError(f"panels[{label!r}] must be grayscale clips [N >= 1, T, 1, S, S], got "
+                             f"{tuple(clips.shape)}")
+        if not bool(torch.isfinite(clips).all()):
+            raise ValueError(f"panels[{label!r}] has non-finite pixels")
+        shapes.add((int(clips.shape[1]), int(clips.shape[3])))
+    if len(shapes) != 1:
+        raise ValueError(f"every panel needs the same frames per clip and image size, got (T, S) = {sorted(shapes)}")
+    return shapes.pop()
+
+
+def _to_uint8(frames: Tensor) -> Tensor:
+    """[-1, 1] -> 0..255 (clamped)."""
+    return ((frames.detach().cpu().double().clamp(-1.0, 1.0) + 1.0) * 127.5).round().to(torch.uint8)
+
+
+def write_clips_gif(path: str, panels: dict[str, Tensor], n_show: int = 4, scale: int = 3,
+                    frame_ms: int = 100) -> str:
+    """An animated GIF of clips side by side: one column per label of ``panels`` (e.g. real / Hamiltonian GAN /
+    twins), its first ``n_show`` clips stacked in rows, the label above; frame k of the GIF shows frame k of every
+    clip. ``panels[label]`` is ``[N, T, 1, S, S]`` in [−1, 1] (the data's range; clamped), all with one T and S;
+    each pixel is drawn ``scale`` × ``scale``; ``frame_ms`` per frame, looping. Written atomically (a temporary
+    file in the same folder, then ``os.replace``): an error leaves no partial file, and an older file stays intact.
+    T frames are written (Pillow merges consecutive identical frames of the whole grid into one longer frame).
+    Returns ``path``."""
+    from PIL import Image, ImageDraw
+
+    steps, size = _check_clip_panels(panels)
+    for name, value in (("n_show", n_show), ("scale", scale), ("frame_ms", frame_ms)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive int, got {value!r}")
+    gap, header = 2 * scale, 12
+    cell = size * scale
+    rows = min(n_show, min(int(c.shape[0]) for c in panels.values()))
+    width = len(panels) * cell + (len(panels) + 1) * gap
+    height = header + rows * cell + (rows + 1) * gap
+    pixels = {label: _to_uint8(clips[:rows, :, 0]) for label, clips in panels.items()}  # [rows, T, S, S]
+    frames = []
+    for k in range(steps):
+        canvas = Image.new("L", (width, height), color=255)
+        draw = ImageDraw.Draw(canvas)
+        for column, (label, clips) in enumerate(pixels.items()):
+            x = gap + column * (cell + gap)
+            draw.text((x, 1), label[: max(1, cell // 6)], fill=0)
+            for row in range(rows):
+                tile = Image.fromarray(clips[row, k].numpy(), mode="L").resize((cell, cell), Image.NEAREST)
+                canvas.paste(tile, (x, header + gap + row * (cell + gap)))
+        frames.append(canvas.convert("P"))
+    atomic_write(path, lambda handle: frames[0].save(handle, format="GIF", save_all=True,
+                                                     append_images=frames[1:], duration=frame_ms, loop=0))
+    return path
+
+
+def draw_clip_strips(path: str, panels: dict[str, Tensor], energies: dict[str, Tensor], t: Tensor,
+                     n_frames: int = 8, n_show: int = 4, title: str = "") -> str:
+    """A PNG with one row per label of ``panels``: ``n_frames`` evenly spaced frames of its first clip as a strip,
+    and under it the energy of its first ``n_show`` clips against time (``energies[label]`` ``[N, T]``, e.g. the
+    true H of the states read off the frames; the first clip in black, as in the strip), on the first panel's
+    energy axis [0, 2·max] shared by all (higher values are clipped and said so). ``t`` is ``[T]``. Written
+    atomically; returns ``path``."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    steps, size = _check_clip_panels(panels)
+    if not isinstance(energies, dict) or set(energies) != set(panels):
+        raise ValueError("panels and energies need the same labels")
+    for label, e in energies.items():
+        if not isinstance(e, Tensor) or e.ndim != 2 or e.shape[1] != steps:
+            raise ValueError(f"energies[{label!r}] must be [N, T = {steps}], got "
+                             f"{tuple(e.shape) if isinstance(e, Tensor) else type(e).__name__}")
+    if not isinstance(t, Tensor) or t.shape != (steps,):
+        raise ValueError(f"t must be the [T = {steps}] frame times")
+    if isinstance(n_frames, bool) or not isinstance(n_frames, int) or not 1 <= n_frames <= steps:
+        raise ValueError(f"n_frames must be an int in [1, T = {steps}], got {n_frames!r}")
+    labels = list(panels)
+    index = torch.linspace(0, steps - 1, n_frames).round().long()
+    fig = Figure(figsize=(1.1 * n_frames + 0.8, 3.0 * len(labels)))
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(2 * len(labels), 1, squeeze=False, gridspec_kw={"height_ratios": [1.0, 1.2] * len(labels)})
+    fig.subplots_adjust(left=0.1, right=0.98, bottom=0.06, top=1.0 - 0.5 / (3.0 * len(labels)), hspace=0.6)
+    t_cpu = t.detach().cpu().double()
+    e_top = 2.0 * float(energies[labels[0]].detach().cpu().double().max())
+    for row, label in enumerate(labels):
+        strip_axis, energy_axis = axes[2 * row, 0], axes[2 * row + 1, 0]
+        frames = _to_uint8(panels[label][0, index, 0])  # [n_frames, S, S]
+        strip = torch.cat([torch.cat([f, torch.full((size, 1), 255, dtype=torch.uint8)], dim=1) for f in frames],
+                          dim=1)
+        strip_axis.imshow(strip.numpy(), cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+        strip_axis.set_xticks([(size + 1) * j + size / 2 for j in range(n_frames)])
+        strip_axis.set_xticklabels([f"{float(t_cpu[i]):.1f}" for i in index])
+        strip_axis.set_yticks([])
+        strip_axis.set_title(label, fontsize=10)
+        e = energies[label].detach().cpu().double()[:n_show]
+        for k in range(e.shape[0]):
+            energy_axis.plot(t_cpu, e[k], "-", lw=1.6 if k == 0 else 1.0, color="black" if k == 0 else None)
+        energy_axis.set_ylim(0.0, e_top)
+        energy_axis.set_ylabel("energy")
+        if bool((e > e_top).any()):
+            energy_axis.text(0.99, 0.9, "values above the axis: clipped", transform=energy_axis.transAxes,
+                             ha="right", va="top", fontsize=8)
+        if row == len(labels) - 1:
+            energy_axis.set_xlabel("t")
     if title:
         fig.suptitle(title)
     atomic_save_figure(fig, path, dpi=80)
