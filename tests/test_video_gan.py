@@ -220,3 +220,32 @@ def test_gan_report_of_a_frame_gan_holds_the_video_metrics_beside_their_floors()
     assert 0 <= report["period_scored"] <= 24
     # an untrained decoder's frames are nothing like the blobs: far beyond the real-vs-real floor
     assert report["frame_mmd2"] > 10 * abs(report["frame_mmd2_floor"]) and report["frame_mmd_p"] < 0.1
+
+
+def test_evaluate_gan_video_quick_runs_end_to_end(tmp_path, monkeypatch, capsys):
+    """The video mode's whole path on tiny runs: training from the video configs, the metrics read off the frames
+    (with the period match and frame MMD²), the table, the GIF and the PNG."""
+    import json
+
+    from PIL import Image
+
+    from hnn.experiments import gan as experiment
+
+    monkeypatch.delenv("WANDB_SERVICE", raising=False)
+    monkeypatch.setenv("WANDB_MODE", "disabled")
+    out = tmp_path / "video"
+    assert experiment.main(["--quick", "--video", "--models", "hgan", "hgan_gru_twin", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "videos: states read off the frames" in printed and "QUICK: not a result" in printed
+    results = json.loads((out / "results.json").read_text())
+    assert results["complete"] is True and len(results["runs"]) == 2
+    assert {r["checkpoint"].split("/runs/")[1].split("/")[0] for r in results["runs"]} == {
+        "hgan_video_pendulum_lr0.0002_seed0", "hgan_video_gru_twin_pendulum_lr0.0002_seed0"}
+    row = results["table"]["pendulum"]["rows"]["hgan"]
+    assert row["period_error"] is not None and row["frame_mmd2"] is not None
+    assert row["floors"]["period_error_data"]["mean"] < 0.02  # the real clips keep their energy's period
+    with Image.open(out / "gan_video_pendulum.gif") as gif:
+        assert gif.n_frames == 32  # the configs' T
+    assert (out / "gan_video_pendulum.png").stat().st_size > 10_000
+    with pytest.raises(SystemExit):
+        experiment.parse_args(["--video", "--systems", "spring"])

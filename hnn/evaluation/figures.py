@@ -296,7 +296,7 @@ def draw_clip_strips(path: str, panels: dict[str, Tensor], energies: dict[str, T
     fig = Figure(figsize=(1.1 * n_frames + 0.8, 3.0 * len(labels)))
     FigureCanvasAgg(fig)
     axes = fig.subplots(2 * len(labels), 1, squeeze=False, gridspec_kw={"height_ratios": [1.0, 1.2] * len(labels)})
-    fig.subplots_adjust(left=0.1, right=0.98, bottom=0.06, top=1.0 - 0.5 / (3.0 * len(labels)), hspace=0.6)
+    fig.subplots_adjust(left=0.1, right=0.98, bottom=0.06, top=1.0 - 0.75 / (3.0 * len(labels)), hspace=0.6)
     t_cpu = t.detach().cpu().double()
     e_top = 2.0 * float(energies[labels[0]].detach().cpu().double().max())
     for row, label in enumerate(labels):

@@ -17,6 +17,12 @@ twin's, its W₁ ≤ 2× the floor) with met / MISSED; writes ``results.json`` (
 ``"complete": false`` until the end), ``gan.md`` and ``gan_<system>.png`` (real / Hamiltonian / twins, seed 0) to
 ``--out``, and logs the figures, the table and the goals to one wandb run (offline by default; off with
 ``WANDB_MODE=disabled``). The data is noiseless and generated on the fly (seed 0 for every run). ``--quick``: tiny runs for CI.
+
+``--video``: the same protocol for the video GANs (``hgan_video_<model>_<system>.yaml``: pendulum clips, 32 px),
+every metric read off the frames by the analytic probe (:func:`hnn.evaluation.gan_report`), plus the period match
+and the frame MMD²; the figures are ``gan_video_<system>.gif`` (real / Hamiltonian / twins side by side) and
+``gan_video_<system>.png`` (frame strips with the read-off energy under each), logged to wandb as a video and an
+image.
 """
 from __future__ import annotations
 
@@ -37,7 +43,8 @@ from hnn.io import atomic_write_text
 from hnn.paths import config_file
 from hnn.validate import check_int
 
-__all__ = ["GANRun", "training_argv", "run_one", "aggregate", "format_table", "main", "MODELS", "SYSTEMS"]
+__all__ = ["GANRun", "training_argv", "run_one", "aggregate", "format_table", "draw_figures", "draw_video_figures",
+           "main", "MODELS", "SYSTEMS"]
 
 SYSTEMS = ("spring", "pendulum")
 MODELS = {"hgan": "Hamiltonian GAN (learned H, leapfrog)", "hgan_mlp_twin": "twin: MLP vector field (rk4)",
@@ -46,6 +53,8 @@ GOAL_RATIO_TO_TWIN = 0.5  # drift and residual of the Hamiltonian GAN ≤ this �
 GOAL_W1_TO_FLOOR = 2.0  # energy W₁ ≤ this × the real-vs-real floor
 METRICS = ("energy_w1", "energy_drift", "physics_residual", "mmd2", "residual_half_dt", "residual_double_dt",
            "residual_reversed")
+VIDEO_METRICS = ("period_error", "frame_mmd2")
+VIDEO_SYSTEMS = ("pendulum",)  # the systems with video configs
 QUICK = {"max_steps": 20, "n_data": 64, "n": 64, "permutations": 20}
 
 
@@ -62,6 +71,13 @@ class GANRun:
     n: int = 2000
     permutations: int = 500
     quick: bool = False
+    video: bool = False
+
+    @property
+    def config_name(self) -> str:
+        """The shipped config: ``<model>_<system>``, or ``hgan_video[_twin]_<system>`` for the video GANs."""
+        model = self.model.replace("hgan", "hgan_video", 1) if self.video else self.model
+        return f"{model}_{self.system}"
 
 
 @dataclass
@@ -86,7 +102,7 @@ class GANResult:
 
 def training_argv(run: GANRun) -> list[str]:
     """The training program's arguments of ``run``: the shipped config, the seed, both learning rates."""
-    name = f"{run.model}_{run.system}"
+    name = run.config_name
     argv = ["--config", str(config_file(name)), "--seed_everything", str(run.seed),
             "--model.init_args.generator_optimizer.init_args.lr", repr(run.lr),
             "--model.init_args.discriminator_optimizer.init_args.lr", repr(run.lr),
@@ -96,7 +112,9 @@ def training_argv(run: GANRun) -> list[str]:
     if run.max_steps is not None:
         argv += ["--trainer.max_steps", str(run.max_steps)]
     if run.quick:
-        argv += ["--trainer.max_steps", str(QUICK["max_steps"]), "--trainer.check_val_every_n_epoch", "1"]
+        # one validation (the physics monitor) in a video run's 5 epochs, every epoch otherwise
+        argv += ["--trainer.max_steps", str(QUICK["max_steps"]), "--trainer.check_val_every_n_epoch",
+                 "5" if run.video else "1"]
         for split in ("n_train", "n_val", "n_test", "n_reference"):
             argv += [f"--data.init_args.{split}", str(QUICK["n_data"])]
     return argv
@@ -144,11 +162,12 @@ def aggregate(results: Sequence[GANResult]) -> dict[str, Any]:
             chosen = [r for r in results if r.system == system and r.model == model and r.chosen]
             if not chosen:
                 continue
-            row = {key: _stats([r.report[key] for r in chosen]) for key in METRICS}
+            row = {key: _stats([r.report.get(key) for r in chosen]) for key in METRICS + VIDEO_METRICS}
             row["w1_to_floor"] = _stats([r.report["energy_w1"] / r.report["energy_w1_floor"] for r in chosen])
             row.update(lr=chosen[0].lr, seeds=[r.seed for r in chosen], parameters=chosen[0].parameters,
                        floors={key: _stats([r.report[key] for r in chosen]) for key in
-                               ("energy_w1_floor", "energy_drift_data", "physics_residual_data", "mmd2_floor")},
+                               ("energy_w1_floor", "energy_drift_data", "physics_residual_data", "mmd2_floor",
+                                "period_error_data", "frame_mmd2_floor")},
                        train_seconds=_stats([r.train_seconds for r in chosen]))
             rows[model] = row
         if not rows:
@@ -182,17 +201,21 @@ def format_table(table: dict[str, Any], quick: bool = False) -> str:
     for system, entry in table.items():
         rows = entry["rows"]
         floors = next(iter(rows.values()))["floors"]
-        lines += [f"### {system}" + (" (QUICK: not a result)" if quick else ""), "",
+        video = any(row.get("frame_mmd2") is not None for row in rows.values())
+        extra = " period error | frame MMD² |" if video else ""
+        lines += [f"### {system}" + (" (videos: states read off the frames)" if video else "")
+                  + (" (QUICK: not a result)" if quick else ""), "",
                   "| motion model | lr | params | energy W₁ | W₁ / floor | energy drift | physics residual | MMD² | "
-                  "residual dt/2 | residual 2dt | residual reversed |", "|" + "---|" * 11]
+                  "residual dt/2 | residual 2dt | residual reversed |" + extra, "|" + "---|" * (13 if video else 11)]
         for model, row in rows.items():
-            cells = [MODELS[model], f"{row['lr']:g}", str(row["parameters"])] + [
-                _mr(row[k]) for k in ("energy_w1", "w1_to_floor", "energy_drift", "physics_residual", "mmd2",
-                                       "residual_half_dt", "residual_double_dt", "residual_reversed")]
+            keys = ("energy_w1", "w1_to_floor", "energy_drift", "physics_residual", "mmd2", "residual_half_dt",
+                    "residual_double_dt", "residual_reversed") + (VIDEO_METRICS if video else ())
+            cells = [MODELS[model], f"{row['lr']:g}", str(row["parameters"])] + [_mr(row[k]) for k in keys]
             lines.append("| " + " | ".join(cells) + " |")
         lines.append(f"| real data (floor) | – | – | {_mr(floors['energy_w1_floor'])} | 1 | "
                      f"{_mr(floors['energy_drift_data'])} | {_mr(floors['physics_residual_data'])} | "
-                     f"{_mr(floors['mmd2_floor'])} | – | – | – |")
+                     f"{_mr(floors['mmd2_floor'])} | – | – | – |"
+                     + (f" {_mr(floors['period_error_data'])} | {_mr(floors['frame_mmd2_floor'])} |" if video else ""))
         lines.append("")
         for key, g in entry["goals"].items():
             if key == "energy_w1":
@@ -205,8 +228,46 @@ def format_table(table: dict[str, Any], quick: bool = False) -> str:
     lines.append("Mean (min–max) over training seeds at the learning rate chosen on validation energy W₁; "
                  "metrics on generated sequences against the held-out test split, floors: test against the "
                  "disjoint reference split (noiseless data); residual: one-step distance from the exact flow over "
-                 "the step length; changed dt: the same noise with the latent step ×½, ×2 and −1 (reversed).")
+                 "the step length; changed dt: the same noise with the latent step ×½, ×2 and −1 (reversed)."
+                 + (" Videos: every state is read off the frames by the analytic probe (the floors too); period "
+                    "error: median |ω_dom/ω_E − 1| of the read-off q(t); frame MMD²: RBF MMD² of 1 000 frames "
+                    "(floor: test vs reference); FVD needs I3D weights and is not computed."
+                    if any(row.get("frame_mmd2") is not None for entry in table.values()
+                           for row in entry["rows"].values()) else ""))
     return "\n".join(lines)
+
+
+def draw_video_figures(results: Sequence[GANResult], out: Path, seed: int = 0, n_show: int = 4) -> list[str]:
+    """``gan_video_<system>.gif`` (clips: real / Hamiltonian GAN / twins side by side, training seed ``seed``, chosen
+    lr) and ``gan_video_<system>.png`` (a frame strip of each with the energy read off its clips under it)."""
+    import hnn
+    from hnn.data import VideoDataModule
+    from hnn.evaluation.figures import draw_clip_strips, write_clips_gif
+    from hnn.evaluation.video import read_states
+
+    paths = []
+    for system in SYSTEMS:
+        chosen = {r.model: r for r in results if r.system == system and r.chosen and r.seed == seed}
+        if not chosen:
+            continue
+        first = hnn.load(next(iter(chosen.values())).checkpoint)
+        size = int(first.decoder.image_size)
+        data = VideoDataModule(system, image_size=size, steps=first.hparams.steps, dt=first.hparams.dt, n_train=1,
+                               n_val=1, n_test=n_show, n_reference=1)
+        panels = {"real": data.clips("test")}
+        generator_seed = torch.Generator().manual_seed(1)
+        for model, r in chosen.items():
+            gan = hnn.load(r.checkpoint).eval()
+            with torch.no_grad():
+                panels[MODELS[model].split(" (")[0].replace("twin: ", "")] = gan.generate(
+                    n_show, generator=generator_seed).detach().cpu()
+        with torch.no_grad():
+            energies = {k: data.system.hamiltonian(read_states(v, data.spec, data.dt)) for k, v in panels.items()}
+        paths.append(write_clips_gif(str(out / f"gan_video_{system}.gif"), panels, n_show=n_show))
+        paths.append(draw_clip_strips(str(out / f"gan_video_{system}.png"), panels, energies, data.times(),
+                                      n_show=n_show, title=f"{system} videos: real and generated (training seed "
+                                                           f"{seed}; energy read off the frames)"))
+    return paths
 
 
 def draw_figures(results: Sequence[GANResult], out: Path, seed: int = 0, n_show: int = 8) -> list[str]:
@@ -250,7 +311,9 @@ def log_to_wandb(out: Path, table: dict[str, Any], text: str, figures: Sequence[
     run = wandb.init(project="hnn", name="evaluate_gan", dir=str(out), mode="offline" if mode == "dryrun" else mode,
                      job_type="evaluation")
     try:
-        run.log({Path(p).stem: wandb.Image(p) for p in figures} | {"table": wandb.Html(f"<pre>{text}</pre>")})
+        media = {Path(p).stem + ("_video" if p.endswith(".gif") else ""):
+                 wandb.Video(p, format="gif") if p.endswith(".gif") else wandb.Image(p) for p in figures}
+        run.log(media | {"table": wandb.Html(f"<pre>{text}</pre>")})
         for system, entry in table.items():
             for key, goal in entry["goals"].items():
                 run.summary[f"{system}/{key}_ratio"] = goal["ratio"]
@@ -275,7 +338,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--jobs", type=int, default=1, help="worker processes, one training run each")
     p.add_argument("--out", default="gan_eval")
     p.add_argument("--quick", action="store_true", help="smoke run: 20 steps on 64 trajectories, one lr, one seed")
+    p.add_argument("--video", action="store_true",
+                   help="the video GANs (hgan_video_*.yaml; pendulum only), judged from their pixels; GIF and PNG")
     args = p.parse_args(argv)
+    if args.video:
+        given = sys.argv[1:] if argv is None else argv
+        if not any(a == "--systems" or a.startswith("--systems=") for a in given):
+            args.systems = list(VIDEO_SYSTEMS)
+        unknown = [s for s in args.systems if s not in VIDEO_SYSTEMS]
+        if unknown:
+            p.error(f"--video: no video configs for {', '.join(unknown)} (only {', '.join(VIDEO_SYSTEMS)})")
     check_int("jobs", args.jobs, minimum=1)
     check_int("n", args.n, minimum=2)
     if args.quick:
@@ -292,11 +364,12 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     command = "python scripts/evaluate_gan.py " + " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None
                                                                                    else argv))
-    common = dict(out=str(out), max_steps=args.max_steps, n=args.n, permutations=args.permutations, quick=args.quick)
+    common = dict(out=str(out), max_steps=args.max_steps, n=args.n, permutations=args.permutations, quick=args.quick,
+                  video=args.video)
     first, rest = args.seeds[0], args.seeds[1:]
     units = [GANRun(system, model, first, lr, **common) for system in args.systems for model in args.models
              for lr in args.lrs]
-    print(f"evaluate_gan: {', '.join(args.systems)} × {', '.join(args.models)}; lr grid {args.lrs} on seed {first}, "
+    print(f"evaluate_gan{' (videos)' if args.video else ''}: {', '.join(args.systems)} × {', '.join(args.models)}; lr grid {args.lrs} on seed {first}, "
           f"then seeds {rest or '–'}; {len(units)} + {len(args.systems) * len(args.models) * len(rest)} runs on "
           f"{args.jobs} worker(s) -> {out}" + (" (QUICK)" if args.quick else ""), flush=True)
     start = time.perf_counter()
@@ -340,7 +413,7 @@ def main(argv: list[str] | None = None) -> int:
     table = write(complete=True)
     text = format_table(table, quick=args.quick)
     atomic_write_text(out / "gan.md", text + "\n")
-    figures = draw_figures(results, out, seed=first)
+    figures = (draw_video_figures if args.video else draw_figures)(results, out, seed=first)
     logged = log_to_wandb(out, table, text, figures)
     print()
     print(text)
