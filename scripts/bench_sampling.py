@@ -60,10 +60,11 @@ def _timed(fn):
 
 
 def row(name, chains, dtype, wall, cpu, first, samples, warm_grads, grads, divergences, evals=None,
-        step=float("nan")) -> dict:
+        step=float("nan"), checks=None) -> dict:
     return {"name": name, "chains": chains, "dtype": dtype, "wall": wall, "cpu": cpu, "first": first,
             "ess": min_ess(samples), "warm_grads": int(warm_grads), "grads": int(grads), "evals": evals,
-            "div": None if divergences is None else int(divergences), "step": step}
+            "div": None if divergences is None else int(divergences), "step": step,
+            "checks": checks}
 
 
 # ------------------------------------------------------------------ hnn
@@ -89,11 +90,12 @@ def run_hnn(kind: str, chains: int, dtype: torch.dtype, draws: int, dim: int, se
     if path == "compiled":  # as the jax rows: the first call compiles, the second is timed
         _, first, _ = _timed(lambda: call(seed + 1))
     result, wall, cpu = _timed(lambda: call(seed))
+    _, checks, _ = _timed(result.check)  # what warn=True (the default) adds after sampling, timed apart
     label = {"autograd": "", "gradient=": " gradient=", "compiled": " compiled"}[path]
     name = f"hnn {kind}{label}"
     return row(name, chains, str(dtype).replace("torch.", ""), wall, cpu, first, result.samples.numpy(),
                result.warmup.num_steps.sum(), result.num_steps.sum(), result.divergences, result.num_grad_evals,
-               float(result.step_size))
+               float(result.step_size), checks)
 
 
 # ------------------------------------------------------------------ Pyro
@@ -225,17 +227,18 @@ def run_blackjax(chains: int, draws: int, warmup: int, dim: int, seed: int) -> d
 def print_table(rows: list[dict]) -> None:
     header = (f"{'sampler':<26} {'chains':>6} {'dtype':>7} {'wall s':>8} {'cpu s':>8} {'first s':>8} {'min ESS':>9} "
               f"{'ESS/s':>9} {'ESS/cpu-s':>9} {'warm grads':>11} {'grads':>10} {'evals':>10} {'ESS/grad':>9} {'div':>4} "
-              f"{'step':>6}")
+              f"{'step':>6} {'checks s':>8}")
     print("\n" + header)
     print("-" * len(header))
     for r in rows:
         first = "-" if r["first"] is None else f"{r['first']:.2f}"
         evals = "-" if r["evals"] is None else str(r["evals"])
         div = "-" if r["div"] is None else str(r["div"])
+        checks = "-" if r.get("checks") is None else f"{r['checks']:.2f}"
         print(f"{r['name']:<26} {r['chains']:>6} {r['dtype']:>7} {r['wall']:>8.2f} {r['cpu']:>8.2f} {first:>8} "
               f"{r['ess']:>9.1f} {r['ess'] / r['wall']:>9.1f} {r['ess'] / r['cpu']:>9.1f} {r['warm_grads']:>11d} "
               f"{r['grads']:>10d} {evals:>10} "
-              f"{r['ess'] / r['grads']:>9.4f} {div:>4} {r['step']:>6.3f}")
+              f"{r['ess'] / r['grads']:>9.4f} {div:>4} {r['step']:>6.3f} {checks:>8}")
 
 
 def find(rows, name, chains, dtype="float32"):
@@ -364,7 +367,9 @@ def main(argv: list[str] | None = None) -> None:
           "call, warmup included; first s: the first call including compilation (jax: jit; hnn compiled: the run with "
           "its compiling first gradient); grads: leapfrog steps of the chains' own trajectories (warmup / sampling); "
           "evals: hnn's batched gradient evaluations x chains, padding of lock-step chains included; ESS/grad: "
-          "sampling phase; div: divergences after warmup.")
+          "sampling phase; div: divergences after warmup; checks s: hnn's end-of-run checks (R-hat, bulk/tail ESS, "
+          "divergences, tree depth, E-BFMI), which sample() runs after the draws unless warn=False: timed apart, not in "
+          "wall s (result.summary() afterwards reuses their statistics).")
     verdicts(rows, args.chains, args.draws)
     if "hnn" not in args.skip:
         overhead_per_gradient(args.dim, torch.float32, args.seed)

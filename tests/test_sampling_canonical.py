@@ -55,6 +55,7 @@ def test_oscillator_is_gaussian_in_closed_form():
 
 
 @pytest.mark.parametrize("temperature, cuts", [(3.0, (-2.5, -1.0, 0.0, 0.4, 2.0, 3.0)), (0.3, (-0.6, -0.3, 0.0, 0.2, 0.5))])
+@pytest.mark.filterwarnings("ignore::hnn.sampling.SamplingWarning")  # short run: the moments are tested, not the end-of-run checks
 def test_pendulum_angle_marginal_against_quadrature(temperature, cuts):
     """H = 3(1 − cos q) + p²: the angle marginal ∝ exp(−3(1 − cos q)/T) on (−π, π] (von Mises, κ = 3/T),
     p ~ N(0, T/2).  At T = 3 much of the mass lies near ±π, where a wrong wrap would show."""

@@ -117,6 +117,33 @@ def test_each_constructed_problem_is_reported_once_with_its_figures():
     assert kinds_of([message]) == ["ebfmi"] and "1 of 4 chains (chain 2:" in message
 
 
+def test_statistics_are_computed_once_shared_by_checks_and_summary_and_follow_the_samples(monkeypatch):
+    """The checks' ESS and R-hat are the summary's (one computation per statistic); an in-place change of
+    the draws, or new draws, recomputes them; returned tensors are copies the caller may change."""
+    from hnn.sampling import diagnostics, result as result_module, summary_statistics
+
+    result = make_result(iid(5, 4, 500, 3), energy=iid(6, 4, 500))
+    calls = []
+    real = diagnostics._statistics
+    monkeypatch.setattr(result_module, "_statistics", lambda samples, keys: calls.append(keys) or real(samples, keys))
+    assert run_checks(result) == []
+    stats = result.summary_stats()
+    result.summary(print_table=False)
+    assert torch.equal(result.ess(), stats["ess_bulk"]) and torch.equal(result.rhat(), stats["r_hat"])
+    assert [set(keys) for keys in calls] == [{"ess_bulk", "ess_tail", "r_hat"}, {"mean", "sd", "mcse_mean"}]
+    fresh = summary_statistics(result.samples)
+    assert all(torch.equal(stats[key], fresh[key]) for key in fresh)  # the same values, bit for bit
+
+    stats["r_hat"].fill_(5.0)  # a copy: the result's own values are unchanged
+    assert float(result.rhat().max()) < RHAT_THRESHOLD
+    result.samples[1, :, 0] += 3.0  # in place: one chain off in coordinate 0
+    assert [m for m in run_checks(result) if "R-hat" in m]
+    result.samples = torch.from_numpy(iid(7, 4, 500, 3))
+    assert torch.equal(result.ess(), summary_statistics(result.samples)["ess_bulk"])
+    with pytest.raises(ValueError, match="unknown statistics"):
+        result.statistics(("ess_bulk", "median"))
+
+
 def test_thresholds_are_the_documented_ones():
     assert (RHAT_THRESHOLD, ESS_THRESHOLD, EBFMI_THRESHOLD) == (1.01, 400.0, 0.3)
     # E-BFMI of fixed sequences: Σ ΔE² / Σ (E − Ē)²

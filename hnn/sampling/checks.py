@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from hnn.sampling.diagnostics import _statistics, ebfmi
+from hnn.sampling.diagnostics import ebfmi
 
 if TYPE_CHECKING:  # pragma: no cover
     from hnn.sampling.result import SamplingResult
@@ -73,7 +73,7 @@ def run_checks(result: "SamplingResult") -> list[str]:
         )
     if draws >= MIN_DRAWS_CONVERGENCE:
         shape = tuple(result.samples.shape[2:])
-        stats = _statistics(result.samples, ("ess_bulk", "ess_tail", "r_hat"))[0]
+        stats = result.statistics(("ess_bulk", "ess_tail", "r_hat"))
         r_hat = stats["r_hat"].reshape(-1)
         bad = ~(r_hat <= RHAT_THRESHOLD)  # NaN counts as bad
         if bad.any():

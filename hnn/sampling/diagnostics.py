@@ -40,14 +40,18 @@ _BLOCK_ELEMENTS = 1 << 21  # draws per block of elements processed together (bou
 SUMMARY_KEYS = ("mean", "sd", "mcse_mean", "ess_bulk", "ess_tail", "r_hat")
 
 
-def _as_numpy(samples: ArrayLike) -> tuple[np.ndarray, bool]:
-    is_tensor = isinstance(samples, torch.Tensor)
+def _float64(values: ArrayLike, what: str) -> tuple[np.ndarray, bool]:
+    """``values`` as a float64 NumPy array on the CPU, and whether it was a tensor."""
+    is_tensor = isinstance(values, torch.Tensor)
     if is_tensor:
-        array = samples.detach().to("cpu", torch.float64).numpy()
-    elif isinstance(samples, np.ndarray):
-        array = samples.astype(np.float64, copy=False)
-    else:
-        raise TypeError(f"samples must be a torch.Tensor or numpy.ndarray, got {type(samples).__name__}")
+        return values.detach().to("cpu", torch.float64).numpy(), True
+    if isinstance(values, np.ndarray):
+        return values.astype(np.float64, copy=False), False
+    raise TypeError(f"{what} must be a torch.Tensor or numpy.ndarray, got {type(values).__name__}")
+
+
+def _as_numpy(samples: ArrayLike) -> tuple[np.ndarray, bool]:
+    array, is_tensor = _float64(samples, "samples")
     if array.ndim < 2:
         raise ValueError(f"samples must have shape (chains, draws, *shape); got shape {tuple(array.shape)}")
     if array.shape[1] < 4:
@@ -351,13 +355,7 @@ def ebfmi(energy: ArrayLike) -> ArrayLike:
     Σ_{n=2}^{N} (E_n − E_{n−1})² / Σ_{n=1}^{N} (E_n − Ē)² for total energies ``energy`` (chains, draws),
     as arviz's ``bfmi``.  Values below 0.3 mean momentum resampling explores the energy distribution
     poorly (heavy tails, funnels)."""
-    is_tensor = isinstance(energy, torch.Tensor)
-    if is_tensor:
-        array = energy.detach().to("cpu", torch.float64).numpy()
-    elif isinstance(energy, np.ndarray):
-        array = energy.astype(np.float64, copy=False)
-    else:
-        raise TypeError(f"energy must be a torch.Tensor or numpy.ndarray, got {type(energy).__name__}")
+    array, is_tensor = _float64(energy, "energy")
     if array.ndim != 2 or array.shape[1] < 2:
         raise ValueError(f"energy must have shape (chains, draws) with draws >= 2; got {tuple(array.shape)}")
     numerator = np.square(np.diff(array, axis=1)).sum(axis=1)

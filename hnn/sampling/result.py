@@ -9,7 +9,7 @@ import numpy as np
 from torch import Tensor
 
 from hnn.sampling.checks import coordinate_label, run_checks
-from hnn.sampling.diagnostics import ebfmi, ess, rhat, summary_statistics
+from hnn.sampling.diagnostics import _ESS_METHODS, SUMMARY_KEYS, _statistics, _wrap, ebfmi
 
 if TYPE_CHECKING:  # pragma: no cover
     import arviz
@@ -48,6 +48,9 @@ class SamplingResult:
     ``divergences``: number of divergent transitions after warmup (all chains);
     ``warmup_divergences`` the same during warmup.  ``warmup``: the warmup iterations when the run
     was made with ``save_warmup=True``.  ``check_seconds``: time of the end-of-run checks.
+    The per-coordinate statistics (``ess``, ``rhat``, ``summary_stats``, ``summary`` and the checks)
+    are computed once per statistic and kept with the result; replacing or changing ``samples``
+    in place recomputes them.
     ``compile_seconds``: with ``compile_gradient=True``, time of the first gradient evaluation (the
     compilation), made before warmup starts (not in ``warmup_seconds``); 0 otherwise.
     """
@@ -74,6 +77,8 @@ class SamplingResult:
     warmup: WarmupDraws | None = None
     check_seconds: float = 0.0
     compile_seconds: float = 0.0
+    _statistics: dict[str, np.ndarray] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _statistics_of: tuple[int, int] | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def divergences(self) -> int:
@@ -99,11 +104,30 @@ class SamplingResult:
     def wall_seconds(self) -> float:
         return self.warmup_seconds + self.sampling_seconds
 
+    def statistics(self, keys: Sequence[str]) -> dict[str, np.ndarray]:
+        """The statistics ``keys`` (of ``mean, sd, mcse_mean, ess_bulk, ess_tail, ess_mean, r_hat``) per
+        coordinate, float64 arrays of ``state_shape``, each computed once (``hnn.sampling.diagnostics``)."""
+        known = (*SUMMARY_KEYS, *(f"ess_{m}" for m in _ESS_METHODS))
+        unknown = [key for key in keys if key not in known]
+        if unknown:
+            raise ValueError(f"unknown statistics {unknown}; choose from {sorted(set(known))}")
+        stamp = (id(self.samples), self.samples._version)
+        if stamp != self._statistics_of:
+            self._statistics, self._statistics_of = {}, stamp
+        missing = tuple(key for key in dict.fromkeys(keys) if key not in self._statistics)
+        if missing:
+            self._statistics.update(_statistics(self.samples, missing)[0])
+        return {key: self._statistics[key] for key in keys}
+
     def ess(self, method: str = "bulk") -> Tensor:
-        return ess(self.samples, method=method)
+        """ESS per coordinate: ``"bulk"``, ``"tail"`` or ``"mean"`` (``hnn.sampling.ess``)."""
+        if method not in _ESS_METHODS:
+            raise ValueError(f"unknown ESS method {method!r}; choose one of {list(_ESS_METHODS)}")
+        return _wrap(self.statistics((f"ess_{method}",))[f"ess_{method}"].copy(), True)
 
     def rhat(self) -> Tensor:
-        return rhat(self.samples)
+        """Rank-normalised split R̂ per coordinate (``hnn.sampling.rhat``)."""
+        return _wrap(self.statistics(("r_hat",))["r_hat"].copy(), True)
 
     def ebfmi(self) -> Tensor:
         """E-BFMI per chain, Σ_{n≥2} (E_n − E_{n−1})² / Σ_n (E_n − Ē)² of the total energies (chains,)."""
@@ -114,7 +138,7 @@ class SamplingResult:
     def summary_stats(self) -> dict[str, Tensor]:
         """Per coordinate (tensors of ``state_shape``): mean, sd, mcse_mean, ess_bulk, ess_tail, r_hat —
         the values of ``arviz.summary(self.to_arviz(), round_to="none")`` (R̂ also for one chain)."""
-        return summary_statistics(self.samples)
+        return {key: _wrap(value.copy(), True) for key, value in self.statistics(SUMMARY_KEYS).items()}
 
     def check(self) -> list[str]:
         """The end-of-run checks (``hnn.sampling.checks``): one message per failed check."""
@@ -125,7 +149,7 @@ class SamplingResult:
         flat = self.samples.reshape(self.num_chains, self.num_draws, -1)
         dim = flat.shape[-1]
         rows = list(range(min(dim, max_rows)))
-        stats = summary_statistics(flat[:, :, rows])
+        stats = {key: value.reshape(-1) for key, value in self.statistics(SUMMARY_KEYS).items()}
         lines = [f"{self.sampler}: {self.num_chains} chains x {self.num_draws} draws (+{self.num_warmup} warmup)"]
         lines.append(f"{'':>8} {'mean':>10} {'sd':>10} {'mcse':>10} {'ess_bulk':>9} {'ess_tail':>9} {'r_hat':>7}")
         for j, i in enumerate(rows):
@@ -135,9 +159,8 @@ class SamplingResult:
                 f"{float(stats['r_hat'][j]):7.3f}"
             )
         if dim > len(rows):
-            rest = summary_statistics(flat)
             lines.append(f"  ... {dim - len(rows)} more coordinates; over all {dim}: min ess_bulk "
-                         f"{float(rest['ess_bulk'].min()):.1f}, max r_hat {float(rest['r_hat'].max()):.3f}")
+                         f"{float(stats['ess_bulk'].min()):.1f}, max r_hat {float(stats['r_hat'].max()):.3f}")
         step = self.step_size.flatten()
         step_text = f"{float(step[0]):.4g}" if step.numel() == 1 else ", ".join(f"{float(s):.3g}" for s in step)
         lines.append(
