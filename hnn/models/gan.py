@@ -349,7 +349,8 @@ class HamiltonianGAN(LoadableModule):
 
     def field_turning_rate(self, states: Tensor) -> Tensor:
         """κ_θ(z) = ‖f ∧ J_f f‖ / ‖f‖² ``[N]`` (float64) of the trained field at latent states ``[N, 2n]`` (module
-        docstring), J_f f by a central difference along f in float64 (step h = 1e-5·(1 + ‖z‖)); NaN where f = 0."""
+        docstring), J_f f by a central difference along f in float64 (step h = 1e-5·(1 + ‖z‖)); NaN near fixed
+        points, where ‖f‖ < 10⁻³ × the mean ‖f‖ over ``states`` (there κ is the ratio of two rounding errors)."""
         self._output_heads()
         if not isinstance(states, Tensor) or states.ndim != 2 or states.shape[-1] != 2 * self.n:
             raise ValueError(f"field_turning_rate takes latent states [N, {2 * self.n}], got "
@@ -368,7 +369,9 @@ class HamiltonianGAN(LoadableModule):
         a = (f(z + h * direction) - f(z - h * direction)) / (2.0 * h) * norm  # J_f f
         vv, aa, va = v.square().sum(-1), a.square().sum(-1), (v * a).sum(-1)
         cross = (vv * aa - va.square()).clamp_min(0.0).sqrt()
-        return torch.where(vv > 0, cross / torch.where(vv > 0, vv, torch.ones_like(vv)),
+        moving = norm.squeeze(-1) >= 1e-3 * norm.mean()
+        moving &= vv > 0
+        return torch.where(moving, cross / torch.where(moving, vv, torch.ones_like(vv)),
                            torch.full_like(vv, float("nan")))
 
     @torch.no_grad()
