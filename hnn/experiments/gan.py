@@ -165,7 +165,7 @@ def aggregate(results: Sequence[GANResult]) -> dict[str, Any]:
             row = {key: _stats([r.report.get(key) for r in chosen]) for key in METRICS + VIDEO_METRICS}
             row["w1_to_floor"] = _stats([r.report["energy_w1"] / r.report["energy_w1_floor"] for r in chosen])
             row.update(lr=chosen[0].lr, seeds=[r.seed for r in chosen], parameters=chosen[0].parameters,
-                       floors={key: _stats([r.report[key] for r in chosen]) for key in
+                       floors={key: _stats([r.report.get(key) for r in chosen]) for key in
                                ("energy_w1_floor", "energy_drift_data", "physics_residual_data", "mmd2_floor",
                                 "period_error_data", "frame_mmd2_floor")},
                        train_seconds=_stats([r.train_seconds for r in chosen]))
