@@ -237,6 +237,16 @@ def format_table(table: dict[str, Any], quick: bool = False) -> str:
     return "\n".join(lines)
 
 
+def _seed_runs(results: Sequence[GANResult], seed: int):
+    """Per system with runs: (system, {model: chosen-lr run of training seed ``seed``}, the first one loaded)."""
+    import hnn
+
+    for system in SYSTEMS:
+        chosen = {r.model: r for r in results if r.system == system and r.chosen and r.seed == seed}
+        if chosen:
+            yield system, chosen, hnn.load(next(iter(chosen.values())).checkpoint)
+
+
 def draw_video_figures(results: Sequence[GANResult], out: Path, seed: int = 0, n_show: int = 4) -> list[str]:
     """``gan_video_<system>.gif`` (clips: real / Hamiltonian GAN / twins side by side, training seed ``seed``, chosen
     lr) and ``gan_video_<system>.png`` (a frame strip of each with the energy read off its clips under it)."""
@@ -246,11 +256,7 @@ def draw_video_figures(results: Sequence[GANResult], out: Path, seed: int = 0, n
     from hnn.evaluation.video import read_states
 
     paths = []
-    for system in SYSTEMS:
-        chosen = {r.model: r for r in results if r.system == system and r.chosen and r.seed == seed}
-        if not chosen:
-            continue
-        first = hnn.load(next(iter(chosen.values())).checkpoint)
+    for system, chosen, first in _seed_runs(results, seed):
         size = int(first.decoder.image_size)
         data = VideoDataModule(system, image_size=size, steps=first.hparams.steps, dt=first.hparams.dt, n_train=1,
                                n_val=1, n_test=n_show, n_reference=1)
@@ -277,11 +283,7 @@ def draw_figures(results: Sequence[GANResult], out: Path, seed: int = 0, n_show:
     from hnn.evaluation.figures import draw_trajectory_panels
 
     paths = []
-    for system in SYSTEMS:
-        chosen = {r.model: r for r in results if r.system == system and r.chosen and r.seed == seed}
-        if not chosen:
-            continue
-        first = hnn.load(next(iter(chosen.values())).checkpoint)
+    for system, chosen, first in _seed_runs(results, seed):
         data = TrajectoryDataModule(system, steps=first.hparams.steps, dt=first.hparams.dt, n_train=1, n_val=1,
                                     n_test=n_show, n_reference=1)
         panels = {"real": data.trajectories("test")}
