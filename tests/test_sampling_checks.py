@@ -134,6 +134,8 @@ def test_statistics_are_computed_once_shared_by_checks_and_summary_and_follow_th
     fresh = summary_statistics(result.samples)
     assert all(torch.equal(stats[key], fresh[key]) for key in fresh)  # the same values, bit for bit
 
+    with pytest.raises(ValueError, match="read-only"):
+        result.statistics(("r_hat",))["r_hat"][0] = 5.0
     stats["r_hat"].fill_(5.0)  # a copy: the result's own values are unchanged
     assert float(result.rhat().max()) < RHAT_THRESHOLD
     result.samples[1, :, 0] += 3.0  # in place: one chain off in coordinate 0

@@ -106,7 +106,7 @@ class SamplingResult:
 
     def statistics(self, keys: Sequence[str]) -> dict[str, np.ndarray]:
         """The statistics ``keys`` (of ``mean, sd, mcse_mean, ess_bulk, ess_tail, ess_mean, r_hat``) per
-        coordinate, float64 arrays of ``state_shape``, each computed once (``hnn.sampling.diagnostics``)."""
+        coordinate, read-only float64 arrays of ``state_shape``, each computed once (``hnn.sampling.diagnostics``)."""
         known = (*SUMMARY_KEYS, *(f"ess_{m}" for m in _ESS_METHODS))
         unknown = [key for key in keys if key not in known]
         if unknown:
@@ -116,7 +116,9 @@ class SamplingResult:
             self._statistics, self._statistics_of = {}, stamp
         missing = tuple(key for key in dict.fromkeys(keys) if key not in self._statistics)
         if missing:
-            self._statistics.update(_statistics(self.samples, missing)[0])
+            for key, value in _statistics(self.samples, missing)[0].items():
+                value.setflags(write=False)  # shared by every later call: read-only
+                self._statistics[key] = value
         return {key: self._statistics[key] for key in keys}
 
     def ess(self, method: str = "bulk") -> Tensor:
