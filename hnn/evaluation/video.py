@@ -65,7 +65,7 @@ from hnn.validate import check_positive
 if TYPE_CHECKING:
     from hnn.data.video import RenderSpec
 
-__all__ = ["read_positions", "read_states", "turning_rate", "motion_frequency",
+__all__ = ["read_positions", "read_states", "turning_rate", "velocity_turning_rate", "motion_frequency",
            "dominant_frequency", "energy_frequency", "period_match", "frame_mmd"]
 
 
@@ -154,9 +154,16 @@ def turning_rate(states: Tensor, dt: float) -> Tensor:
     dt = check_positive("dt", dt)
     v = (x[..., 2:, :] - x[..., :-2, :]) / (2.0 * dt)
     a = (x[..., 2:, :] - 2.0 * x[..., 1:-1, :] + x[..., :-2, :]) / (dt * dt)
+    return velocity_turning_rate(v, a)
+
+
+def velocity_turning_rate(v: Tensor, a: Tensor, valid: Tensor | None = None) -> Tensor:
+    """κ = ‖v ∧ a‖ / ‖v‖² = √(‖v‖²‖a‖² − (v·a)²) / ‖v‖² ``[...]`` of velocities and accelerations ``[..., d]``;
+    NaN where v = 0 or ``valid`` (a boolean mask ``[...]``) is False."""
     vv, aa, va = v.square().sum(-1), a.square().sum(-1), (v * a).sum(-1)
     cross = (vv * aa - va.square()).clamp_min(0.0).sqrt()
-    return torch.where(vv > 0, cross / torch.where(vv > 0, vv, torch.ones_like(vv)), torch.full_like(vv, math.nan))
+    ok = vv > 0 if valid is None else valid & (vv > 0)
+    return torch.where(ok, cross / torch.where(ok, vv, torch.ones_like(vv)), torch.full_like(vv, math.nan))
 
 
 def motion_frequency(states: Tensor, dt: float) -> float:

@@ -367,12 +367,9 @@ class HamiltonianGAN(LoadableModule):
         direction = v / torch.where(norm > 0, norm, torch.ones_like(norm))
         h = 1e-5 * (1.0 + z.norm(dim=-1, keepdim=True))
         a = (f(z + h * direction) - f(z - h * direction)) / (2.0 * h) * norm  # J_f f
-        vv, aa, va = v.square().sum(-1), a.square().sum(-1), (v * a).sum(-1)
-        cross = (vv * aa - va.square()).clamp_min(0.0).sqrt()
-        moving = norm.squeeze(-1) >= 1e-3 * norm.mean()
-        moving &= vv > 0
-        return torch.where(moving, cross / torch.where(moving, vv, torch.ones_like(vv)),
-                           torch.full_like(vv, float("nan")))
+        from hnn.evaluation.video import velocity_turning_rate
+
+        return velocity_turning_rate(v, a, valid=norm.squeeze(-1) >= 1e-3 * norm.mean())
 
     @torch.no_grad()
     def calibrate_frequency(self, frequency: float, n: int = 256, generator: torch.Generator | None = None,
