@@ -449,3 +449,46 @@ def test_wandb_mode_is_offline_unless_the_user_configured_otherwise(tmp_path, mo
     assert wandb_mode() == "online"  # the user's own wandb setting wins
     monkeypatch.setenv("WANDB_MODE", "disabled")
     assert wandb_mode() == "disabled"  # and WANDB_MODE wins over everything
+
+
+# ------------------------------------------------------------------------------- per-step Lightning machinery
+def test_the_default_profiler_is_a_no_op_and_a_configured_one_replaces_it(tmp_path):
+    from pytorch_lightning.profilers import SimpleProfiler
+
+    from hnn.training.cli import NoProfiler
+
+    trainer = build_cli(_small(tmp_path)).trainer
+    assert isinstance(trainer.profiler, NoProfiler)
+    with trainer.profiler.profile("a") as first, trainer.profiler.profile("b") as second:
+        assert first is None and second is None  # one shared no-op context, nothing recorded
+    assert build_cli(_small(tmp_path, "--trainer.profiler", "simple")).trainer.profiler.__class__ is SimpleProfiler
+
+
+def test_the_training_bar_draws_once_per_refresh_and_shows_what_lightnings_bar_shows(tmp_path, monkeypatch):
+    from pytorch_lightning.callbacks import TQDMProgressBar
+    from pytorch_lightning.callbacks.progress.tqdm_progress import Tqdm
+
+    draws: list[str] = []
+    original = Tqdm.refresh
+
+    def counting_refresh(self, *args, **kwargs):
+        if str(getattr(self, "desc", "")).startswith("Epoch"):
+            draws.append(str(self))
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Tqdm, "refresh", counting_refresh)
+
+    def run(*extra: str) -> list[str]:
+        draws.clear()
+        args = _small(tmp_path, *extra, steps=40, passes=20, logger=True)
+        args[args.index("--trainer.enable_progress_bar") + 1] = "true"
+        assert main(args + ["--test", "false", "--evaluate", "false"]) == 0
+        return list(draws)
+
+    ours = run()  # default: hnn's TrainingProgressBar(refresh_rate=20)
+    theirs = run("--trainer.callbacks+=pytorch_lightning.callbacks.TQDMProgressBar",
+                 "--trainer.callbacks.refresh_rate=20")
+    # 40 steps, a refresh every 20: Lightning's bar draws the count and then the metrics at each of the 2 refreshes
+    assert len(theirs) - len(ours) == 2
+    strip = lambda line: line.split("|")[0] + line.split("]")[-1].split(",", 1)[-1]  # noqa: E731 (no rates/times)
+    assert strip(ours[-1]) == strip(theirs[-1])

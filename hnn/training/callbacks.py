@@ -9,6 +9,7 @@
 - :class:`FlushLogsAtCheckpoint` -- the loggers write their rows whenever a checkpoint is saved.
 - :class:`CheckpointAtEnd` -- ``last.ckpt`` at the final step when training ends between two checkpoints.
 - :class:`FitTimer` -- wall/CPU time of the training loop; its total over resumed runs is kept in the checkpoint.
+- :class:`TrainingProgressBar` -- Lightning's TQDM bar, drawn once per refresh (count and metrics together).
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from typing import Any, Callable
 
 import pytorch_lightning as pl
 import torch
+from pytorch_lightning.callbacks import TQDMProgressBar
 from torch import Tensor
 
 from hnn.evaluation.figures import draw_energy_model, draw_phase_portrait, phase_portrait_data
@@ -25,7 +27,7 @@ from hnn.evaluation.metrics import evaluate_rollouts
 from hnn.validate import check_bool, check_int, check_positive
 
 __all__ = ["NonFiniteLossError", "FiniteLossGuard", "last_good_checkpoint", "RolloutMonitor", "DensityFigure",
-           "FlushLogsAtCheckpoint", "CheckpointAtEnd", "FitTimer", "BackgroundFigureWriter"]
+           "FlushLogsAtCheckpoint", "CheckpointAtEnd", "FitTimer", "BackgroundFigureWriter", "TrainingProgressBar"]
 
 
 class NonFiniteLossError(RuntimeError):
@@ -332,3 +334,22 @@ class FitTimer(pl.Callback):
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.previous_seconds = float(state_dict.get("total_seconds", 0.0))
+
+
+class TrainingProgressBar(TQDMProgressBar):
+    """Lightning's TQDM progress bar with one terminal draw per training refresh.
+
+    Lightning's bar draws twice at each refresh of the training bar: once for the new step count and once more for
+    the metrics (``set_postfix``). This one sets the metrics without drawing and then draws the count, so the line
+    shown is the same and is drawn once. Everything else (validation bars, ``refresh_rate``, the metrics shown) is
+    Lightning's.
+    """
+
+    def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any,
+                           batch_idx: int) -> None:
+        bar, n = self.train_progress_bar, batch_idx + 1
+        if bar is not None and self._should_update(n, bar.total):
+            bar.set_postfix(self.get_metrics(trainer, pl_module), refresh=False)
+            if not bar.disable:
+                bar.n = n
+                bar.refresh()
