@@ -9,26 +9,28 @@ import torch
 import hnn
 from hnn.data import VideoDataModule
 from hnn.models import HamiltonianGAN
-from hnn.nn import (BaselineField, ClipDiscriminator, FrameDecoder, FrameDiscriminator, GRUMotion, HamiltonianField)
+from hnn.nn import (BaselineField, BroadcastDecoder, ClipDiscriminator, FrameDecoder, FrameDiscriminator, GRUMotion,
+                    HamiltonianField)
 
 
 def make_video_gan(kind: str = "hamiltonian", image_size: int = 32, frame_discriminator: bool = True,
-                   **kwargs) -> HamiltonianGAN:
+                   decoder: str = "dcgan", **kwargs) -> HamiltonianGAN:
     field = {"hamiltonian": HamiltonianField(2, hidden_dim=16, structure="separable"),
              "mlp": BaselineField(2, hidden_dim=16), "gru": GRUMotion(2, hidden_dim=8)}[kind]
     return HamiltonianGAN(
         field, ClipDiscriminator(image_size, width=4, features=8, temporal_width=8, temporal_layers=2),
         steps=6, dt=0.1, noise_dim=4, map_width=16, integrator="leapfrog" if kind == "hamiltonian" else "rk4",
-        decoder=FrameDecoder(2, image_size, width=8),
+        decoder=FrameDecoder(2, image_size, width=8) if decoder == "dcgan" else BroadcastDecoder(2, image_size, width=8),
         frame_discriminator=FrameDiscriminator(image_size, width=4, features=8) if frame_discriminator else None,
         **kwargs)
 
 
+@pytest.mark.parametrize("decoder", ["dcgan", "broadcast"])
 @pytest.mark.parametrize("image_size", [32, 64])
 @pytest.mark.parametrize("kind", ["hamiltonian", "mlp", "gru"])
-def test_generator_and_discriminators_take_several_lengths_and_both_sizes(kind, image_size):
+def test_generator_and_discriminators_take_several_lengths_and_both_sizes(kind, image_size, decoder):
     torch.manual_seed(0)
-    gan = make_video_gan(kind, image_size)
+    gan = make_video_gan(kind, image_size, decoder=decoder)
     for steps in (1, 3, 8):
         with torch.no_grad():
             clips, latent = gan.generate(2, steps=steps, return_latent=True)
@@ -249,3 +251,63 @@ def test_evaluate_gan_video_quick_runs_end_to_end(tmp_path, monkeypatch, capsys)
     assert (out / "gan_video_pendulum.png").stat().st_size > 10_000
     with pytest.raises(SystemExit):
         experiment.parse_args(["--video", "--systems", "spring"])
+
+
+def test_frame_discriminator_r1_is_per_frame_like_its_bce():
+    # R1 of a per-frame discriminator: the mean over frames of the squared gradient norm of each frame's logit with
+    # respect to that frame (each logit depends on its own frame only); the clip discriminator's: per clip
+    torch.manual_seed(0)
+    gan = make_video_gan(image_size=16).double()
+    real = torch.rand(2, 3, 1, 16, 16, dtype=torch.float64) * 2 - 1
+    fake = torch.rand(2, 3, 1, 16, 16, dtype=torch.float64) * 2 - 1
+    _, r1, _, _ = gan.discriminator_loss(real, fake)
+    clip_terms, frame_terms = [], []
+    for b in range(2):
+        x = real[b:b + 1].clone().requires_grad_(True)
+        (g,) = torch.autograd.grad(gan.discriminator(x).sum(), x)
+        clip_terms.append(float(g.pow(2).sum()))
+        for t in range(3):
+            frame = real[b:b + 1, t:t + 1].clone().requires_grad_(True)
+            (g,) = torch.autograd.grad(gan.frame_discriminator(frame).sum(), frame)
+            frame_terms.append(float(g.pow(2).sum()))
+    expected = sum(clip_terms) / 2 + sum(frame_terms) / 6
+    assert r1.item() == pytest.approx(expected, rel=1e-10)  # float64: the same sums in another order
+
+
+def test_broadcast_decoder_paints_each_frame_from_its_own_latent_on_a_pixel_centre_grid():
+    torch.manual_seed(0)
+    decoder = BroadcastDecoder(2, image_size=16, width=8, depth=2).double()
+    z = torch.randn(3, 4, 2, dtype=torch.float64)
+    frames = decoder(z)
+    assert frames.shape == (3, 4, 1, 16, 16)
+    # a frame depends on its own latent only: decoded alone, it is the same to round-off
+    assert torch.allclose(decoder(z[1, 2]), frames[1, 2], rtol=0, atol=1e-14)
+    # the grid: u grows to the right (columns), v downwards (rows), pixel centres symmetric about 0
+    grid = decoder.grid.view(16, 16, 2)
+    assert float(grid[0, 0, 0]) == pytest.approx(-15 / 16) and float(grid[0, -1, 0]) == pytest.approx(15 / 16)
+    assert float(grid[-1, 0, 1]) == pytest.approx(15 / 16) and torch.all(grid[:, :, 0] == grid[0, :, 0])
+    # a pixel-wise MLP that reads only u paints vertical stripes: every row of the frame is the same
+    with torch.no_grad():
+        decoder.latent_in.weight.zero_()
+        decoder.position_in.weight[:, 1] = 0.0
+    stripes = decoder(z)
+    assert torch.allclose(stripes, stripes[..., :1, :].expand_as(stripes), rtol=0, atol=1e-15)
+    assert float(stripes[..., 0, :].std()) > 0  # and the columns differ
+    for bad in (torch.zeros(3), "z"):
+        with pytest.raises(ValueError, match="BroadcastDecoder takes latents"):
+            decoder(bad)
+    with pytest.raises(ValueError, match="power of two"):
+        BroadcastDecoder(2, image_size=24)
+
+
+def test_broadcast_decoder_gan_round_trips_through_hnn_load(tmp_path):
+    torch.manual_seed(0)
+    gan = make_video_gan(decoder="broadcast")
+    trainer = _fit(gan, _video_data(), 2, tmp_path)
+    path = tmp_path / "bd.ckpt"
+    trainer.save_checkpoint(path)
+    loaded = hnn.load(path)
+    assert isinstance(loaded.decoder, BroadcastDecoder) and loaded.decoder.config() == gan.decoder.config()
+    z = gan.eval().noise(2, torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        assert torch.equal(loaded.generate(z=z), gan.generate(z=z))

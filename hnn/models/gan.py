@@ -492,8 +492,12 @@ class HamiltonianGAN(LoadableModule):
         return [self.discriminator] + ([self.frame_discriminator] if self.frame_discriminator is not None else [])
 
     def discriminator_loss(self, real: Tensor, fake: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        """(L_D, R1 term E‖∇D(real)‖², mean D(real), mean D(fake)) for observed ``real`` and detached ``fake``
-        (with a frame discriminator: its BCE terms and R1 term added; the logged means are the clip D's)."""
+        """(L_D, R1 term, mean D(real), mean D(fake)) for observed ``real`` and detached ``fake``.
+
+        L_D = Σ_D [BCE(D(real), s) + BCE(D(fake), 0) + γ/2 · R1_D] over the clip discriminator and, if present, the
+        frame discriminator. R1_D = E‖∇_u D(u)‖² over real inputs u of that discriminator (Mescheder et al. 2018):
+        u is a whole sequence for the clip discriminator and one frame for the frame discriminator, so both are
+        penalised per logit, as their BCE terms average per logit. The logged means are the clip D's."""
         gamma = self.hparams.r1_gamma
         real = real.detach().requires_grad_(gamma > 0)
         loss = torch.zeros((), device=real.device, dtype=real.dtype)
@@ -505,8 +509,11 @@ class HamiltonianGAN(LoadableModule):
                 d_real, torch.full_like(d_real, self.hparams.label_smoothing)) \
                 + F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake))
             if gamma > 0:
+                # E over the discriminator's logits of ‖∇ logit‖² w.r.t. the input it judges: a clip
+                # discriminator's logit sees a whole clip, a frame discriminator's one frame (its logits [B, T]
+                # each depend on their own frame only, so the summed squares over a clip are T such terms)
                 (grad,) = torch.autograd.grad(d_real.sum(), real, create_graph=True)
-                term = grad.pow(2).flatten(1).sum(1).mean()
+                term = grad.pow(2).sum() / d_real.numel()
                 r1 = r1 + term
                 loss = loss + 0.5 * gamma * term
             means.append((d_real.detach().mean(), d_fake.detach().mean()))

@@ -10,7 +10,8 @@
   (dx/dt = (J − R)∇H + [0; B(q)u], H = ½pᵀM⁻¹(q)p + V(q)) and :class:`ControlledBaselineField` (an MLP of x and u).
 - GAN parts: :class:`SequenceDiscriminator` (a dilated temporal conv or a GRU over ``[B, T, obs_dim]``) and
   :class:`GRUMotion` (a recurrent motion model, the non-physical twin of a latent vector field).
-- Video GAN parts: :class:`FrameDecoder` (DCGAN-style latent → frame), :class:`FrameEncoder`,
+- Video GAN parts: :class:`FrameDecoder` (DCGAN-style latent → frame), :class:`BroadcastDecoder` (spatial
+  broadcast latent → frame), :class:`FrameEncoder`,
   :class:`FrameDiscriminator` (a logit per frame) and :class:`ClipDiscriminator` (frame features → temporal conv).
 """
 from hnn.nn.energy import EnergyNet, RayleighDissipation, SeparableEnergyNet
@@ -18,11 +19,11 @@ from hnn.nn.fields import BaselineField, DissipativeField, HamiltonianField, Vec
 from hnn.nn.controlled import ControlledBaselineField, PortHamiltonianField
 from hnn.nn.gan import GRUMotion, SequenceDiscriminator
 from hnn.nn.mlp import ACTIVATIONS, INITS, MLP, make_activation
-from hnn.nn.video import ClipDiscriminator, FrameDecoder, FrameDiscriminator, FrameEncoder
+from hnn.nn.video import BroadcastDecoder, ClipDiscriminator, FrameDecoder, FrameDiscriminator, FrameEncoder
 
 __all__ = [
     "MLP", "EnergyNet", "SeparableEnergyNet", "RayleighDissipation", "ACTIVATIONS", "INITS", "make_activation",
     "VectorField", "HamiltonianField", "DissipativeField", "BaselineField", "build_field",
     "PortHamiltonianField", "ControlledBaselineField", "SequenceDiscriminator", "GRUMotion",
-    "FrameDecoder", "FrameEncoder", "FrameDiscriminator", "ClipDiscriminator",
+    "FrameDecoder", "BroadcastDecoder", "FrameEncoder", "FrameDiscriminator", "ClipDiscriminator",
 ]

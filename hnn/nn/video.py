@@ -8,6 +8,11 @@ T ≥ 1.
   (kernel 4, stride 2, padding 1) each doubling the size and halving the channels, LeakyReLU(0.2) between them,
   tanh at the end. No batch norm: every frame is decoded on its own, so a clip's frames do not depend on the
   other clips of the batch.
+- :class:`BroadcastDecoder` — spatial broadcast decoder (Watters et al. 2019), latent ``[..., latent_dim]`` →
+  frame ``[..., C, S, S]``: every pixel gets the latent z beside its own coordinates (u, v) ∈ [−1, 1]², and one MLP
+  shared by all pixels maps them to the pixel's value, frame(u, v) = tanh(g_θ(z, u, v)). An object's position is a
+  function of the latent that a transposed-convolution stack learns poorly (Liu et al. 2018, CoordConv: such
+  stacks fail even at painting one pixel at given coordinates); here the position enters every pixel directly.
 - :class:`FrameEncoder` — the mirror image, frame → features ``[..., features]``: L convolutions (kernel 4,
   stride 2, padding 1) from S down to 4, LeakyReLU(0.2), then a linear map of the flattened ``[·, 4, 4]``.
 - :class:`FrameDiscriminator` — a frame encoder with a linear head: one logit per frame, ``[B, T]``.
@@ -21,6 +26,7 @@ from __future__ import annotations
 
 import math
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -29,7 +35,7 @@ from hnn.nn.fields import FIELDS
 from hnn.nn.gan import SequenceDiscriminator
 from hnn.validate import check_bool, check_image_size, check_int
 
-__all__ = ["FrameDecoder", "FrameEncoder", "FrameDiscriminator", "ClipDiscriminator"]
+__all__ = ["FrameDecoder", "BroadcastDecoder", "FrameEncoder", "FrameDiscriminator", "ClipDiscriminator"]
 
 
 def _levels(image_size: int) -> int:
@@ -84,6 +90,54 @@ class FrameDecoder(Configurable, nn.Module):
             h = up(h)
             h = h.tanh() if k == len(self.ups) - 1 else F.leaky_relu(h, 0.2)
         return h.reshape(*lead, *self.frame_shape)
+
+
+class BroadcastDecoder(Configurable, nn.Module):
+    """Latent ``[..., latent_dim]`` → frame ``[..., channels, S, S]`` in (−1, 1) by a spatial broadcast (module
+    docstring): frame(u, v) = tanh(g_θ(z, u, v)) with g_θ an MLP of ``depth`` hidden layers of ``width`` SiLU
+    units, the same for every pixel (u, v) ∈ [−1, 1]² (pixel centres). The first layer is split as
+    A·z + B·(u, v) + b, so the latent part is computed once per frame.
+
+    Args:
+        latent_dim: input size (the latent state [q, p], plus a content code if one is used).
+        image_size: S, a power of two ≥ 16.
+        channels: C (1: grayscale).
+        width, depth: the per-pixel MLP.
+    """
+
+    def __init__(self, latent_dim: int, image_size: int = 32, channels: int = 1, width: int = 32,
+                 depth: int = 3) -> None:
+        super().__init__()
+        self.latent_dim = check_int("latent_dim", latent_dim, minimum=1)
+        self.image_size = check_image_size(image_size)
+        self.channels = check_int("channels", channels, minimum=1)
+        self.width = check_int("width", width, minimum=1)
+        self.depth = check_int("depth", depth, minimum=1)
+        self.latent_in = nn.Linear(latent_dim, width)
+        self.position_in = nn.Linear(2, width, bias=False)
+        self.hidden = nn.ModuleList(nn.Linear(width, width) for _ in range(depth - 1))
+        self.out = nn.Linear(width, channels)
+        centres = (torch.arange(image_size, dtype=torch.float32) + 0.5) / image_size * 2 - 1
+        v, u = torch.meshgrid(centres, centres, indexing="ij")  # v: row (down), u: column (right)
+        self.register_buffer("grid", torch.stack([u, v], dim=-1).reshape(-1, 2), persistent=False)  # [S², 2]
+
+    @property
+    def frame_shape(self) -> tuple[int, int, int]:
+        return (self.channels, self.image_size, self.image_size)
+
+    def forward(self, z: Tensor) -> Tensor:
+        if not isinstance(z, Tensor) or z.ndim < 1 or z.shape[-1] != self.latent_dim:
+            raise ValueError(f"BroadcastDecoder takes latents [..., {self.latent_dim}], got "
+                             f"{tuple(z.shape) if isinstance(z, Tensor) else type(z).__name__}")
+        lead = z.shape[:-1]
+        grid = self.grid.to(dtype=z.dtype)
+        h = self.latent_in(z.reshape(-1, self.latent_dim)).unsqueeze(1) + self.position_in(grid)  # [N, S², width]
+        h = F.silu(h)
+        for layer in self.hidden:
+            h = F.silu(layer(h))
+        frames = self.out(h).tanh()  # [N, S², C]
+        s = self.image_size
+        return frames.transpose(1, 2).reshape(*lead, self.channels, s, s)
 
 
 class FrameEncoder(Configurable, nn.Module):
@@ -170,4 +224,5 @@ class ClipDiscriminator(Configurable, nn.Module):
         return self.temporal(F.leaky_relu(self.encoder(clips), 0.2))
 
 
-FIELDS.update({cls.__name__: cls for cls in (FrameDecoder, FrameEncoder, FrameDiscriminator, ClipDiscriminator)})
+FIELDS.update({cls.__name__: cls for cls in (FrameDecoder, BroadcastDecoder, FrameEncoder, FrameDiscriminator,
+                                              ClipDiscriminator)})
