@@ -20,7 +20,7 @@ def make_video_gan(kind: str = "hamiltonian", image_size: int = 32, frame_discri
     return HamiltonianGAN(
         field, ClipDiscriminator(image_size, width=4, features=8, temporal_width=8, temporal_layers=2),
         steps=6, dt=0.1, noise_dim=4, map_width=16, integrator="leapfrog" if kind == "hamiltonian" else "rk4",
-        decoder=FrameDecoder(2, image_size, width=8) if decoder == "dcgan" else BroadcastDecoder(2, image_size, width=8),
+        decoder=(FrameDecoder if decoder == "dcgan" else BroadcastDecoder)(2, image_size, width=8),
         frame_discriminator=FrameDiscriminator(image_size, width=4, features=8) if frame_discriminator else None,
         **kwargs)
 

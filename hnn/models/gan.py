@@ -14,16 +14,16 @@ no time step). ``decoder="identity"`` observes the latent state itself with angl
 same observation space. A real trajectory x ``[B, T, 2n]`` is observed by the same fixed map (:meth:`observe`), and
 :meth:`read_state` inverts it (q = atan2(sin, cos)) for the physics metrics.
 
-**Videos.** ``decoder`` may also be an injected per-frame network (:class:`~hnn.nn.FrameDecoder`: latent
-``[..., 2n]`` → frame ``[..., C, S, S]``, its ``latent_dim`` = 2n). The data then serves the observations
-themselves — clips ``[B, T, C, S, S]`` (:class:`~hnn.data.VideoDataModule`) instead of states — and there is no
-fixed :meth:`observe` / :meth:`read_state`: the evaluation reads the state off the frames
-(:func:`hnn.evaluation.read_states`). The speed calibration then matches a time scale instead (below).
+**Videos.** ``decoder`` may also be an injected per-frame network (:class:`~hnn.nn.FrameDecoder` or
+:class:`~hnn.nn.BroadcastDecoder`: latent ``[..., 2n]`` → frame ``[..., C, S, S]``, its ``latent_dim`` = 2n). The
+data then serves the observations themselves — clips ``[B, T, C, S, S]`` (:class:`~hnn.data.VideoDataModule`)
+instead of states — and there is no fixed :meth:`observe` / :meth:`read_state`: the evaluation reads the state off
+the frames (:func:`hnn.evaluation.read_states`). The speed calibration then matches a time scale instead (below).
 
 The injected ``discriminator`` (:class:`~hnn.nn.SequenceDiscriminator`, or :class:`~hnn.nn.ClipDiscriminator` for
 clips) scores whole sequences; an optional ``frame_discriminator`` (:class:`~hnn.nn.FrameDiscriminator`) scores
 every frame on its own, ``[B, T]`` logits, and its BCE terms (averaged over frames) are added to both losses, with
-its own R1 term.
+its own R1 term, per frame: E over frames of ‖∇_frame D(frame)‖² (as its BCE, the penalty is averaged per logit).
 Losses (non-saturating, with one-sided label smoothing s for the real label and the R1 penalty on real data):
 
     L_D = BCE(D(y_real), s) + BCE(D(y_fake), 0) + (γ/2)·E‖∇_y D(y_real)‖²
@@ -494,8 +494,8 @@ class HamiltonianGAN(LoadableModule):
     def discriminator_loss(self, real: Tensor, fake: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         """(L_D, R1 term, mean D(real), mean D(fake)) for observed ``real`` and detached ``fake``.
 
-        L_D = Σ_D [BCE(D(real), s) + BCE(D(fake), 0) + γ/2 · R1_D] over the clip discriminator and, if present, the
-        frame discriminator. R1_D = E‖∇_u D(u)‖² over real inputs u of that discriminator (Mescheder et al. 2018):
+        L_D = Σ_D [BCE(D(real), s) + BCE(D(fake), 0) + γ/2 · R1_D] over the clip discriminator and, if present,
+        the frame discriminator. R1_D = E‖∇_u D(u)‖² over real inputs u of that discriminator (Mescheder et al. 2018):
         u is a whole sequence for the clip discriminator and one frame for the frame discriminator, so both are
         penalised per logit, as their BCE terms average per logit. The logged means are the clip D's."""
         gamma = self.hparams.r1_gamma
