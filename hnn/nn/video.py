@@ -49,6 +49,11 @@ def _check_frames(name: str, frames: Tensor, channels: int, size: int, ndim: int
         raise ValueError(f"{name} takes {lead}{channels}, {size}, {size}] frames, got {shape}")
 
 
+def _check_latents(name: str, z: Tensor, latent_dim: int) -> None:
+    if not isinstance(z, Tensor) or z.ndim < 1 or z.shape[-1] != latent_dim:
+        shape = tuple(z.shape) if isinstance(z, Tensor) else type(z).__name__
+        raise ValueError(f"{name} takes latents [..., {latent_dim}], got {shape}")
+
 class FrameDecoder(Configurable, nn.Module):
     """Latent ``[..., latent_dim]`` → frame ``[..., channels, S, S]`` in (−1, 1) (module docstring).
 
@@ -81,9 +86,7 @@ class FrameDecoder(Configurable, nn.Module):
         return (self.channels, self.image_size, self.image_size)
 
     def forward(self, z: Tensor) -> Tensor:
-        if not isinstance(z, Tensor) or z.ndim < 1 or z.shape[-1] != self.latent_dim:
-            raise ValueError(f"FrameDecoder takes latents [..., {self.latent_dim}], got "
-                             f"{tuple(z.shape) if isinstance(z, Tensor) else type(z).__name__}")
+        _check_latents("FrameDecoder", z, self.latent_dim)
         lead = z.shape[:-1]
         h = F.leaky_relu(self.start(z.reshape(-1, self.latent_dim)), 0.2).view(-1, self._start_channels, 4, 4)
         for k, up in enumerate(self.ups):
@@ -126,9 +129,7 @@ class BroadcastDecoder(Configurable, nn.Module):
         return (self.channels, self.image_size, self.image_size)
 
     def forward(self, z: Tensor) -> Tensor:
-        if not isinstance(z, Tensor) or z.ndim < 1 or z.shape[-1] != self.latent_dim:
-            raise ValueError(f"BroadcastDecoder takes latents [..., {self.latent_dim}], got "
-                             f"{tuple(z.shape) if isinstance(z, Tensor) else type(z).__name__}")
+        _check_latents("BroadcastDecoder", z, self.latent_dim)
         lead = z.shape[:-1]
         grid = self.grid.to(dtype=z.dtype)
         h = self.latent_in(z.reshape(-1, self.latent_dim)).unsqueeze(1) + self.position_in(grid)  # [N, S², width]
