@@ -12,7 +12,10 @@ Rows: Pyro NUTS (1 chain); NumPyro NUTS (1 chain, and --chains chains with chain
 BlackJAX NUTS (1 chain with window adaptation, and --chains chains under jax.vmap after window adaptation on
 one chain, then --draws discarded + --draws kept draws per chain); hnn NUTS and HMC with their default warmup,
 float32 (as the jax peers) and float64, with eager autograd, a user-supplied ``gradient=`` and
-``compile_gradient=True`` (torch.func.grad + torch.compile).  Every row is scored the same way: min ESS = min
+``compile_gradient=True`` (torch.func.grad traced and compiled by TorchInductor).  One-chain rows are run with
+``--one-chain-seeds`` seeds each (default 5; the samplers interleaved seed by seed) and report the medians and the
+range of ESS/s: one chain's adapted step size falls on either side of the 7/15-step tree boundary by chance, which
+moves one run's ESS/s by up to 2x.  Every row is scored the same way: min ESS = min
 over the coordinates of hnn's bulk ESS (``hnn.sampling.ess``) of x and of x², chains pooled.  Columns: wall
 and CPU seconds of the timed call (warmup included; for jax rows the second, compiled call; for the hnn
 compiled rows the run without its first, compiling gradient evaluation), ``first s`` = the first call
@@ -61,13 +64,37 @@ def _timed(fn):
 
 def row(name, chains, dtype, wall, cpu, first, samples, warm_grads, grads, divergences, evals=None,
         step=float("nan"), checks=None) -> dict:
+    ess_min = min_ess(samples)
     return {"name": name, "chains": chains, "dtype": dtype, "wall": wall, "cpu": cpu, "first": first,
-            "ess": min_ess(samples), "warm_grads": int(warm_grads), "grads": int(grads), "evals": evals,
+            "ess": ess_min, "warm_grads": int(warm_grads), "grads": int(grads), "evals": evals,
             "div": None if divergences is None else int(divergences), "step": step,
-            "checks": checks}
+            "checks": checks, "rate": ess_min / wall, "cpu_rate": ess_min / cpu, "ess_per_grad": ess_min / int(grads),
+            "seeds": 1, "rate_range": None}
+
+
+def over_seeds(runs: list[dict]) -> dict:
+    """One row from runs of one sampler with different seeds: the median of every figure (ESS/s, ESS/cpu-s and
+    ESS/grad are medians of the per-run ratios) and the range of ESS/s."""
+    if len(runs) == 1:
+        return runs[0]
+    out = dict(runs[0])
+    median = lambda key: float(np.median([r[key] for r in runs]))
+    for key in ("wall", "cpu", "ess", "step", "rate", "cpu_rate", "ess_per_grad"):
+        out[key] = median(key)
+    for key in ("first", "checks"):
+        out[key] = None if runs[0][key] is None else median(key)
+    for key in ("warm_grads", "grads", "evals", "div"):
+        out[key] = None if runs[0][key] is None else int(round(median(key)))
+    out["seeds"] = len(runs)
+    out["rate_range"] = (min(r["rate"] for r in runs), max(r["rate"] for r in runs))
+    return out
 
 
 # ------------------------------------------------------------------ hnn
+_SAMPLERS: dict[tuple, Any] = {}  # one sampler per row, reused across seeds: the compiled path compiles once
+_FIRST_CALLS: dict[tuple, float] = {}
+
+
 def run_hnn(kind: str, chains: int, dtype: torch.dtype, draws: int, dim: int, seed: int, path: str,
             warmup: int | None = None) -> dict:
     scales = torch.as_tensor(scales_of(dim), dtype=dtype)
@@ -75,20 +102,25 @@ def run_hnn(kind: str, chains: int, dtype: torch.dtype, draws: int, dim: int, se
     def energy(x: torch.Tensor) -> torch.Tensor:
         return 0.5 * ((x / scales) ** 2).sum(-1)
 
-    options = {"gradient": lambda x: x / scales**2} if path == "gradient=" else {"compile_gradient": path == "compiled"}
-    if kind == "NUTS":
-        sampler = NUTS(energy, mass="diag", **options)
-    else:
-        sampler = HMC(energy, mass="diag", trajectory_length=1.5, step_size_jitter=0.2, **options)
+    key = (kind, chains, dtype, dim, path)
+    sampler = _SAMPLERS.get(key)
+    if sampler is None:
+        options = {"gradient": lambda x: x / scales**2} if path == "gradient=" else {"compile_gradient": path == "compiled"}
+        if kind == "NUTS":
+            sampler = NUTS(energy, mass="diag", **options)
+        else:
+            sampler = HMC(energy, mass="diag", trajectory_length=1.5, step_size_jitter=0.2, **options)
 
     def call(seed: int):
         gen = torch.Generator().manual_seed(seed)
         init = torch.randn(chains, dim, dtype=dtype, generator=gen)
         return sampler.sample(init, num_samples=draws, num_warmup=warmup, generator=gen, save_warmup=True, warn=False)
 
-    first = None
-    if path == "compiled":  # as the jax rows: the first call compiles, the second is timed
-        _, first, _ = _timed(lambda: call(seed + 1))
+    first = _FIRST_CALLS.get(key)
+    if path == "compiled" and key not in _SAMPLERS:  # as the jax rows: the first call compiles, later ones are timed
+        _, first, _ = _timed(lambda: call(seed + 1000))
+        _FIRST_CALLS[key] = first
+    _SAMPLERS[key] = sampler
     result, wall, cpu = _timed(lambda: call(seed))
     _, checks, _ = _timed(result.check)  # what warn=True (the default) adds after sampling, timed apart
     label = {"autograd": "", "gradient=": " gradient=", "compiled": " compiled"}[path]
@@ -225,9 +257,9 @@ def run_blackjax(chains: int, draws: int, warmup: int, dim: int, seed: int) -> d
 
 # ------------------------------------------------------------------ table and goals
 def print_table(rows: list[dict]) -> None:
-    header = (f"{'sampler':<26} {'chains':>6} {'dtype':>7} {'wall s':>8} {'cpu s':>8} {'first s':>8} {'min ESS':>9} "
-              f"{'ESS/s':>9} {'ESS/cpu-s':>9} {'warm grads':>11} {'grads':>10} {'evals':>10} {'ESS/grad':>9} {'div':>4} "
-              f"{'step':>6} {'checks s':>8}")
+    header = (f"{'sampler':<26} {'chains':>6} {'dtype':>7} {'seeds':>5} {'wall s':>8} {'cpu s':>8} {'first s':>8} "
+              f"{'min ESS':>9} {'ESS/s':>9} {'ESS/s range':>13} {'ESS/cpu-s':>9} {'warm grads':>11} {'grads':>10} "
+              f"{'evals':>10} {'ESS/grad':>9} {'div':>4} {'step':>6} {'checks s':>8}")
     print("\n" + header)
     print("-" * len(header))
     for r in rows:
@@ -235,10 +267,11 @@ def print_table(rows: list[dict]) -> None:
         evals = "-" if r["evals"] is None else str(r["evals"])
         div = "-" if r["div"] is None else str(r["div"])
         checks = "-" if r.get("checks") is None else f"{r['checks']:.2f}"
-        print(f"{r['name']:<26} {r['chains']:>6} {r['dtype']:>7} {r['wall']:>8.2f} {r['cpu']:>8.2f} {first:>8} "
-              f"{r['ess']:>9.1f} {r['ess'] / r['wall']:>9.1f} {r['ess'] / r['cpu']:>9.1f} {r['warm_grads']:>11d} "
-              f"{r['grads']:>10d} {evals:>10} "
-              f"{r['ess'] / r['grads']:>9.4f} {div:>4} {r['step']:>6.3f} {checks:>8}")
+        spread = "-" if r["rate_range"] is None else f"{r['rate_range'][0]:.0f}-{r['rate_range'][1]:.0f}"
+        print(f"{r['name']:<26} {r['chains']:>6} {r['dtype']:>7} {r['seeds']:>5} {r['wall']:>8.2f} {r['cpu']:>8.2f} "
+              f"{first:>8} {r['ess']:>9.1f} {r['rate']:>9.1f} {spread:>13} {r['cpu_rate']:>9.1f} "
+              f"{r['warm_grads']:>11d} {r['grads']:>10d} {evals:>10} {r['ess_per_grad']:>9.4f} {div:>4} "
+              f"{r['step']:>6.3f} {checks:>8}")
 
 
 def find(rows, name, chains, dtype="float32"):
@@ -246,8 +279,8 @@ def find(rows, name, chains, dtype="float32"):
 
 
 def verdicts(rows: list[dict], chains: int, draws: int) -> None:
-    rate = lambda r: r["ess"] / r["wall"]
-    cpu_rate = lambda r: r["ess"] / r["cpu"]
+    rate = lambda r: r["rate"]
+    cpu_rate = lambda r: r["cpu_rate"]
     print("\ngoals (sampling issue 16; same run, same metric, float32 on both sides; judged on ESS/s, ESS/cpu-s beside "
           "it because a shared machine inflates wall time unevenly between rows):")
     bj64, bj1 = find(rows, "BlackJAX NUTS vmap", chains), find(rows, "BlackJAX NUTS", 1)
@@ -272,7 +305,7 @@ def verdicts(rows: list[dict], chains: int, draws: int) -> None:
         n = 1 if "vmap" not in b and "vectorized" not in b else chains
         ours, peer = find(rows, a, n), find(rows, b, n)
         if ours is not None and peer is not None:
-            ratio = (ours["ess"] / ours["grads"]) / (peer["ess"] / peer["grads"])
+            ratio = ours["ess_per_grad"] / peer["ess_per_grad"]
             print(f"  sampling-phase ESS/grad, {a} x{n} / {b}: {ratio:.2f} (within 20 %: "
                   f"{'yes' if abs(ratio - 1) <= 0.2 else 'NO'}) = ESS per draw {ours['ess'] / peer['ess']:.2f} x "
                   f"gradients per draw {peer['grads'] / ours['grads']:.2f} (leapfrog steps per draw "
@@ -316,12 +349,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--many-draws", type=int, default=None,
                         help="draws (and peers' warmup) per chain in the scaling table (default: --draws, --warmup)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--one-chain-seeds", type=int, default=5,
+                        help="seeds of each one-chain row (median and range reported; the many-chain rows use --seed)")
     parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads; 1 also sets XLA to one thread")
     parser.add_argument("--quick", action="store_true", help="200 warmup + 200 draws, 16 chains, 256 many chains")
     parser.add_argument("--skip", nargs="*", default=[], choices=["pyro", "numpyro", "blackjax", "hnn"])
     args = parser.parse_args(argv)
     if args.quick:
         args.draws, args.warmup, args.chains, args.many_chains = 200, 200, 16, min(args.many_chains, 256)
+        args.one_chain_seeds = min(args.one_chain_seeds, 2)
+    if args.one_chain_seeds < 1:
+        parser.error(f"--one-chain-seeds must be at least 1, got {args.one_chain_seeds}")
     if args.threads == 1:
         os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " " + ONE_THREAD_XLA_FLAGS).strip()
     torch.set_num_threads(args.threads)
@@ -341,25 +379,38 @@ def main(argv: list[str] | None = None) -> None:
             versions.append(f"{name} {getattr(module, '__version__', '?')}")
     if versions:
         print("Peers: " + ", ".join(versions) + " (jax rows in float32 on the CPU)")
-    runs = []
-    if installed["pyro"] and "pyro" not in args.skip:
-        runs.append(lambda: run_pyro(args.draws, args.warmup, args.dim, args.seed))
-    for chains in (1, args.chains):
+    def samplers(chains: int) -> list[Callable[[int], dict]]:
+        """The runs of one table group, each a function of the seed."""
+        runs = []
+        if chains == 1 and installed["pyro"] and "pyro" not in args.skip:
+            runs.append(lambda seed: run_pyro(args.draws, args.warmup, args.dim, seed))
         if jax_ok and installed["numpyro"] and "numpyro" not in args.skip:
-            runs.append(lambda chains=chains: run_numpyro(chains, args.draws, args.warmup, args.dim, args.seed))
+            runs.append(lambda seed: run_numpyro(chains, args.draws, args.warmup, args.dim, seed))
         if jax_ok and installed["blackjax"] and "blackjax" not in args.skip:
-            runs.append(lambda chains=chains: run_blackjax(chains, args.draws, args.warmup, args.dim, args.seed))
+            runs.append(lambda seed: run_blackjax(chains, args.draws, args.warmup, args.dim, seed))
         if "hnn" not in args.skip:
             for kind in ("NUTS", "HMC"):
                 for dtype in (torch.float32, torch.float64):
-                    runs.append(lambda kind=kind, chains=chains, dtype=dtype: run_hnn(
-                        kind, chains, dtype, args.draws, args.dim, args.seed, "autograd"))
+                    runs.append(lambda seed, kind=kind, dtype=dtype: run_hnn(
+                        kind, chains, dtype, args.draws, args.dim, seed, "autograd"))
             for path in ("gradient=", "compiled"):
-                runs.append(lambda chains=chains, path=path: run_hnn(
-                    "NUTS", chains, torch.float32, args.draws, args.dim, args.seed, path))
-    rows = []
-    for fn in runs:
-        out = fn()
+                runs.append(lambda seed, path=path: run_hnn(
+                    "NUTS", chains, torch.float32, args.draws, args.dim, seed, path))
+        return runs
+
+    # one chain: every sampler once per seed, the seeds interleaved (sampler order within a seed fixed), because a
+    # single chain's adapted step size falls on either side of the 7/15-step tree boundary by chance
+    seeds = [args.seed + k for k in range(args.one_chain_seeds)]
+    by_sampler: dict[tuple, list[dict]] = {}
+    for seed in seeds:
+        for fn in samplers(1):
+            out = fn(seed)
+            print(f"  {out['name']} x1 {out['dtype']} seed {seed}: {out['wall']:.1f} s, min ESS {out['ess']:.0f}, "
+                  f"{out['grads'] / args.draws:.1f} steps per draw", flush=True)
+            by_sampler.setdefault((out["name"], out["dtype"]), []).append(out)
+    rows = [over_seeds(runs) for runs in by_sampler.values()]
+    for fn in samplers(args.chains):
+        out = fn(args.seed)
         print(f"  {out['name']} x{out['chains']} {out['dtype']}: {out['wall']:.1f} s", flush=True)
         rows.append(out)
     print_table(rows)
@@ -395,7 +446,7 @@ def main(argv: list[str] | None = None) -> None:
         bj = find(many, "BlackJAX NUTS vmap", args.many_chains)
         for r in many:
             if bj is not None and r["name"].startswith("hnn"):
-                print(f"  {r['name']} x{r['chains']}: {r['ess'] / r['wall'] / (bj['ess'] / bj['wall']):.2f}x BlackJAX "
+                print(f"  {r['name']} x{r['chains']}: {r['rate'] / bj['rate']:.2f}x BlackJAX "
                       f"vmap ESS/s")
     if args.quick:
         print("\n--quick: not the issue's setting; goals are judged only by the full run")

@@ -24,7 +24,11 @@ from torch import Tensor
 
 
 class DualAveraging:
-    """Vectorised dual averaging of log step sizes toward a target acceptance statistic."""
+    """Vectorised dual averaging of log step sizes toward a target acceptance statistic.
+
+    A single step size (a 0-d tensor, the samplers' pooled case) is averaged in Python floats (float64), which
+    costs a tenth of the tensor arithmetic per warmup iteration; a tensor of step sizes (one per temperature)
+    is averaged elementwise in its dtype."""
 
     def __init__(
         self,
@@ -39,27 +43,44 @@ class DualAveraging:
         self.restart(initial_step_size)
 
     def restart(self, step_size: Tensor) -> None:
-        self.mu = torch.log(10.0 * step_size)
-        self.h_bar = torch.zeros_like(step_size)
-        self.log_step = torch.log(step_size)
-        self.log_step_avg = torch.zeros_like(step_size)
+        self.scalar = step_size.dim() == 0
+        self.dtype, self.device = step_size.dtype, step_size.device
+        if self.scalar:
+            value = float(step_size)
+            self.mu, self.h_bar, self.log_step, self.log_step_avg = math.log(10.0 * value), 0.0, math.log(value), 0.0
+        else:
+            self.mu = torch.log(10.0 * step_size)
+            self.h_bar = torch.zeros_like(step_size)
+            self.log_step = torch.log(step_size)
+            self.log_step_avg = torch.zeros_like(step_size)
         self.t = 0
 
     def update(self, accept_stat: Tensor) -> Tensor:
         """Feed a statistic (same shape as the step size); return the next step size to use."""
         self.t += 1
         t = self.t
-        accept_stat = torch.nan_to_num(accept_stat, nan=0.0)
         w = 1.0 / (t + self.t0)
+        eta = t ** (-self.kappa)
+        if self.scalar:
+            stat = float(accept_stat)
+            stat = 0.0 if math.isnan(stat) else stat
+            self.h_bar = (1.0 - w) * self.h_bar + w * (self.target - stat)
+            self.log_step = self.mu - math.sqrt(t) / self.gamma * self.h_bar
+            self.log_step_avg = eta * self.log_step + (1.0 - eta) * self.log_step_avg
+            return self._tensor(self.log_step)
+        accept_stat = torch.nan_to_num(accept_stat, nan=0.0)
         self.h_bar = (1.0 - w) * self.h_bar + w * (self.target - accept_stat)
         self.log_step = self.mu - math.sqrt(t) / self.gamma * self.h_bar
-        eta = t ** (-self.kappa)
         self.log_step_avg = eta * self.log_step + (1.0 - eta) * self.log_step_avg
         return self.log_step.exp()
 
+    def _tensor(self, log_step: float) -> Tensor:
+        return torch.tensor(math.exp(log_step), dtype=self.dtype, device=self.device)
+
     @property
     def final_step_size(self) -> Tensor:
-        return self.log_step_avg.exp() if self.t > 0 else self.log_step.exp()
+        log_step = self.log_step_avg if self.t > 0 else self.log_step
+        return self._tensor(log_step) if self.scalar else log_step.exp()
 
 
 class PooledCovariance:
@@ -80,6 +101,13 @@ class PooledCovariance:
     def update(self, batch: Tensor) -> None:
         batch = batch.detach().to(torch.float64)
         m = batch.shape[0]
+        if m == 1:  # Welford's one-sample update, the same sums as below with batch_m2 = 0
+            x = batch[0]
+            delta = x - self.mean
+            self.n += 1
+            self.mean = self.mean + delta / self.n
+            self.m2 = self.m2 + (torch.outer(delta, x - self.mean) if self.dense else delta * (x - self.mean))
+            return
         batch_mean = batch.mean(0)
         centred = batch - batch_mean
         batch_m2 = centred.mT @ centred if self.dense else (centred * centred).sum(0)

@@ -53,7 +53,8 @@ class Potential:
     """
 
     def __init__(self, energy: EnergyFn, state_shape: tuple[int, ...], gradient: EnergyFn | None = None,
-                 scale: Tensor | None = None, compiled: bool = False) -> None:
+                 scale: Tensor | None = None,
+                 compiled: Callable[[Tensor], tuple[Tensor, Tensor]] | None = None) -> None:
         self.energy = energy
         self.gradient = gradient
         self.state_shape = state_shape
@@ -61,9 +62,9 @@ class Potential:
         self.calls = 0
         self.last_value: Tensor | None = None
         self.last_raw_value: Tensor | None = None
-        # compiled: x -> (∂ΣU/∂x, U(x)) by torch.func.grad under torch.compile; its first call compiles and
-        # ``compile_seconds`` keeps that call's time
-        self.grad_and_value = compiled_grad_and_value(energy) if compiled else None
+        # compiled: x -> (∂ΣU/∂x, U(x)) from compiled_grad_and_value (kept by the sampler, so it compiles once per
+        # batch shape across runs); ``compile_seconds`` keeps the time of this potential's first call
+        self.grad_and_value = compiled
         self.compile_seconds = 0.0
 
     def raw(self, q: Tensor) -> tuple[Tensor, Tensor]:
@@ -106,14 +107,55 @@ class Potential:
 
 def compiled_grad_and_value(energy: EnergyFn) -> Callable[[Tensor], tuple[Tensor, Tensor]]:
     """x -> (∂U/∂x, U(x)) for a U vectorised over rows: ``torch.func.grad`` of ΣU (rows are independent, so
-    its gradient is every row's ∂U/∂x) with U as auxiliary output, compiled by ``torch.compile`` (static
-    shapes: one compilation per batch shape)."""
+    its gradient is every row's ∂U/∂x) with U as auxiliary output, compiled once per input shape, dtype and
+    device.
+
+    The gradient is traced to one graph of ATen operations (``make_fx`` on fake tensors) and that graph is
+    compiled by TorchInductor; a call runs the compiled kernel with no guard evaluation (``torch.compile`` checks
+    its guards on every call).  As with ``jax.jit``, what the energy reads from Python (numbers, branches,
+    which tensors it closes over) is fixed when its shape is first seen; the values of tensors it closes over
+    (a network's parameters) are read at each call, so in-place updates such as optimizer steps are seen.
+    An energy that cannot be traced as one graph (Python branches on x's values, ``.item()``) falls back to
+    ``torch.compile``, which handles graph breaks, with a ``SamplingWarning`` naming the reason.
+    """
 
     def total(x: Tensor) -> tuple[Tensor, Tensor]:
         out = energy(x)
         return out.sum(), out.detach()
 
-    return torch.compile(torch.func.grad(total, has_aux=True), dynamic=False)
+    grad_and_value = torch.func.grad(total, has_aux=True)
+    compiled: dict[tuple, Callable[[Tensor], tuple[Tensor, Tensor]]] = {}
+
+    def build(x: Tensor) -> Callable[[Tensor], tuple[Tensor, Tensor]]:
+        from torch.fx.experimental.proxy_tensor import make_fx
+
+        try:
+            with torch.no_grad():
+                graph = make_fx(grad_and_value, tracing_mode="fake", _allow_non_fake_inputs=True)(x)
+        except Exception as error:  # any failure to trace one graph: torch.compile copes with graph breaks
+            reason = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
+            warnings.warn(f"compile_gradient: the energy cannot be traced as one graph ({reason}); using "
+                          "torch.compile, which allows graph breaks but checks guards on every call",
+                          SamplingWarning, stacklevel=4)
+            return torch.compile(grad_and_value, dynamic=False)
+        with torch.no_grad():  # an inference graph: no autograd bookkeeping in the calls
+            kernel = torch._inductor.compile(graph, [x])
+
+        def run(x: Tensor) -> tuple[Tensor, Tensor]:
+            with torch.no_grad():
+                grad, value = kernel(x)
+            return grad, value
+
+        return run
+
+    def call(x: Tensor) -> tuple[Tensor, Tensor]:
+        key = (x.shape, x.dtype, x.device)
+        fn = compiled.get(key)
+        if fn is None:
+            fn = compiled[key] = build(x)
+        return fn(x)
+
+    return call
 
 
 def initial_inverse_mass(force: Tensor, dense: bool) -> Tensor:
@@ -171,8 +213,9 @@ class MCMCSampler:
     Both must be differentiable torch functions of x, vectorised over chains (each row is a chain).
     ``gradient`` (optional) is the derivative of whichever of the two is given, x -> ∂U/∂x or
     ∂log π/∂x (chains, *state_shape); without it autograd differentiates the function, eagerly or, with
-    ``compile_gradient=True``, through ``torch.func.grad`` compiled by ``torch.compile`` (the function must then
-    be traceable; the first evaluation compiles, its time is ``result.compile_seconds``).  A log-density
+    ``compile_gradient=True``, through ``torch.func.grad`` traced and compiled by TorchInductor once per batch shape
+    (:func:`compiled_grad_and_value`: the function must then be traceable; the first evaluation compiles, its
+    time is ``result.compile_seconds``).  A log-density
     passed as ``energy`` makes U fall without bound: warmup stops with a ``ValueError`` naming
     ``log_prob=``.  A function that does not depend on x, or is not finite at every initial state,
     is rejected before sampling.
@@ -249,6 +292,8 @@ class MCMCSampler:
         self.buffers = (init_buffer, term_buffer, base_window)
         self.initial_mass_from_gradient = bool(initial_mass_from_gradient)
         self.compile_gradient = compile_gradient
+        # traced and compiled on first use, once per batch shape, then reused by every run of this sampler
+        self._compiled_gradient = compiled_grad_and_value(self.energy) if compile_gradient else None
 
     # ------------------------------------------------------------------ set-up
     def _make_kinetic(self, dim: int, dtype: torch.dtype, device: torch.device) -> GaussianKinetic:
@@ -272,7 +317,7 @@ class MCMCSampler:
             raise ValueError("initial state contains non-finite values")
         chains = initial.shape[0]
         state_shape = tuple(initial.shape[1:])
-        potential = Potential(self.energy, state_shape, self.gradient, potential_scale, self.compile_gradient)
+        potential = Potential(self.energy, state_shape, self.gradient, potential_scale, self._compiled_gradient)
         q = initial.detach().clone().reshape(chains, -1)
         target = self.target
         with torch.enable_grad():

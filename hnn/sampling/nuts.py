@@ -414,6 +414,7 @@ class NUTS(MCMCSampler):
         q, f, c, p, v = zr[:o_f], zr[o_f:o_u], zr[o_c:o_p], zr[o_p:o_v], zr[o_v:]
         kin = _NumpyKinetic(kinetic)
         inf = math.inf
+        inverse_mass = 1.0 if kin.inverse_mass is None else kin.inverse_mass  # identity: v = p
 
         p0 = kinetic.sample(1, generator).numpy()
         forward_t, log_u_merge_t = self._tree_randoms(1, dtype, device, generator)
@@ -442,6 +443,7 @@ class NUTS(MCMCSampler):
             sub[0] = zr[:o_c]
             h = step if fwd else -step
             half_kick = -0.5 * h
+            drift = kin.drift(h)  # h·M⁻¹ of a Gaussian kinetic energy with identity or diagonal M, else None
             n_leaves = 1 << d
             level = ws.levels[d]
             log_u_leaf = torch.rand(n_leaves, dtype=dtype, device=device, generator=generator).log_().tolist()
@@ -451,12 +453,16 @@ class NUTS(MCMCSampler):
                 if not sub_active:
                     break  # the subtree has ended
                 p += half_kick * f
-                q += h * kin.velocity_into(p, v)
+                q += h * kin.velocity_into(p, v) if drift is None else drift * p
                 value, grad = potential(q_tensor)
                 f2[...] = grad.numpy()
                 u = float(value)
                 p += half_kick * f
-                energy = u + kin.energy_into(p, v)
+                if drift is None:
+                    energy = u + kin.energy_into(p, v)
+                else:  # K = p·M⁻¹p / 2 and v = M⁻¹p, inline
+                    np.multiply(p, inverse_mass, out=v)
+                    energy = u + 0.5 * float(np.dot(p, v))
                 zr[o_u], zr[o_h] = u, energy
                 ok = energy <= threshold and energy != -inf  # False for NaN
                 log_w = h_initial - energy if ok else -inf
@@ -606,6 +612,13 @@ class _NumpyKinetic:
         self.structure = kinetic.structure
         self.inverse_mass = None if kinetic.inverse_mass is None else kinetic.inverse_mass.numpy()
         self.c = getattr(kinetic, "c", None)  # speed of light of a relativistic kinetic energy
+
+    def drift(self, h: float) -> float | np.ndarray | None:
+        """The position step per unit momentum, q ← q + drift·p, where ∇K(p) = M⁻¹p is linear and M is the identity
+        (a number) or diagonal (an array); None otherwise (dense M, relativistic K: use ``velocity_into``)."""
+        if self.c is not None or self.structure == "dense":
+            return None
+        return h if self.structure == "identity" else h * self.inverse_mass
 
     def _minv(self, p: np.ndarray, out: np.ndarray) -> np.ndarray:
         if self.structure == "identity":

@@ -52,7 +52,8 @@ class SamplingResult:
     are computed once per statistic and kept with the result; replacing or changing ``samples``
     in place recomputes them.
     ``compile_seconds``: with ``compile_gradient=True``, time of the first gradient evaluation (the
-    compilation), made before warmup starts (not in ``warmup_seconds``); 0 otherwise.
+    compilation, unless an earlier run of the same sampler compiled for this batch shape), made before warmup
+    starts (not in ``warmup_seconds``); 0 otherwise.
     """
 
     samples: Tensor
