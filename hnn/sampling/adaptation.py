@@ -26,9 +26,9 @@ from torch import Tensor
 class DualAveraging:
     """Vectorised dual averaging of log step sizes toward a target acceptance statistic.
 
-    A single step size (a 0-d tensor, the samplers' pooled case) is averaged in Python floats (float64), which
-    costs a tenth of the tensor arithmetic per warmup iteration; a tensor of step sizes (one per temperature)
-    is averaged elementwise in its dtype."""
+    A single step size (a 0-d tensor, the samplers' pooled case) is averaged in Python floats (float64), with
+    no tensor operations but the returned step; a tensor of step sizes (one per temperature) is averaged
+    elementwise in its dtype."""
 
     def __init__(
         self,

@@ -414,7 +414,6 @@ class NUTS(MCMCSampler):
         q, f, c, p, v = zr[:o_f], zr[o_f:o_u], zr[o_c:o_p], zr[o_p:o_v], zr[o_v:]
         kin = _NumpyKinetic(kinetic)
         inf = math.inf
-        inverse_mass = 1.0 if kin.inverse_mass is None else kin.inverse_mass  # identity: v = p
 
         p0 = kinetic.sample(1, generator).numpy()
         forward_t, log_u_merge_t = self._tree_randoms(1, dtype, device, generator)
@@ -458,11 +457,7 @@ class NUTS(MCMCSampler):
                 f2[...] = grad.numpy()
                 u = float(value)
                 p += half_kick * f
-                if drift is None:
-                    energy = u + kin.energy_into(p, v)
-                else:  # K = p·M⁻¹p / 2 and v = M⁻¹p, inline
-                    np.multiply(p, inverse_mass, out=v)
-                    energy = u + 0.5 * float(np.dot(p, v))
+                energy = u + kin.energy_into(p, v)
                 zr[o_u], zr[o_h] = u, energy
                 ok = energy <= threshold and energy != -inf  # False for NaN
                 log_w = h_initial - energy if ok else -inf
