@@ -24,7 +24,10 @@ sampling (BlackJAX ``info.num_integration_steps``, NumPyro ``extra_fields=("num_
 ``num_steps``; Pyro: calls of the potential), ``evals`` = hnn's batched gradient evaluations × chains (lock-step
 padding included), sampling-phase ESS per gradient, divergences after warmup.  Threads are equal on both
 sides: torch ``--threads`` intra-op threads and, for one thread, XLA_FLAGS="--xla_cpu_multi_thread_eigen=false
-intra_op_parallelism_threads=1" (set before jax is imported; printed).  The goals of the sampling issue are
+intra_op_parallelism_threads=1" (set before jax is imported; printed); with one thread the whole process is also
+pinned to one CPU (every thread, before jax starts its own; ``--no-pin`` leaves the affinity alone), because the
+XLA flags above still let jax's runtime threads use a second core, so that CPU seconds per wall second match on
+both sides.  The goals of the sampling issue are
 checked at the end from the figures of this run.  A peer that is not installed is reported as skipped.
 """
 from __future__ import annotations
@@ -338,6 +341,18 @@ def overhead_per_gradient(dim: int, dtype: torch.dtype, seed: int, draws: int = 
           f"{'met' if wall / calls - user <= 50e-6 else 'NOT met'}")
 
 
+def pin_to_one_cpu() -> int:
+    """Restrict every thread of this process to one CPU of its current affinity set (threads started later
+    inherit it); returns that CPU."""
+    cpu = min(os.sched_getaffinity(0))
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            os.sched_setaffinity(int(tid), {cpu})
+        except ProcessLookupError:  # a thread that ended meanwhile
+            pass
+    return cpu
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dim", type=int, default=100)
@@ -352,6 +367,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--one-chain-seeds", type=int, default=5,
                         help="seeds of each one-chain row (median and range reported; the many-chain rows use --seed)")
     parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads; 1 also sets XLA to one thread")
+    parser.add_argument("--no-pin", action="store_true",
+                        help="with --threads 1, do not pin the process to one CPU (jax may then use a second core)")
     parser.add_argument("--quick", action="store_true", help="200 warmup + 200 draws, 16 chains, 256 many chains")
     parser.add_argument("--skip", nargs="*", default=[], choices=["pyro", "numpyro", "blackjax", "hnn"])
     args = parser.parse_args(argv)
@@ -363,11 +380,14 @@ def main(argv: list[str] | None = None) -> None:
     if args.threads == 1:
         os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " " + ONE_THREAD_XLA_FLAGS).strip()
     torch.set_num_threads(args.threads)
+    pinned = ""
+    if args.threads == 1 and not args.no_pin and hasattr(os, "sched_setaffinity"):
+        pinned = f"; process pinned to CPU {pin_to_one_cpu()}"
     installed = {name: importlib.util.find_spec(name) is not None for name in PEERS}
     print(f"Target: {args.dim}-d Gaussian, sd log-spaced 0.01..1; diagonal mass adaptation everywhere; "
           f"{args.draws} draws per chain; peers warmup {args.warmup}, hnn default_num_warmup(chains)")
     print(f"Threads: torch {torch.__version__} {torch.get_num_threads()} intra-op thread(s); "
-          f"XLA_FLAGS={os.environ.get('XLA_FLAGS', '(unset)')!r}")
+          f"XLA_FLAGS={os.environ.get('XLA_FLAGS', '(unset)')!r}{pinned}")
     for name, dist in PEERS.items():
         if not installed[name]:
             print(f"{dist} is not installed: its rows are skipped (pip install -e '.[bench]')")
