@@ -11,7 +11,8 @@
 - GAN parts: :class:`SequenceDiscriminator` (a dilated temporal conv or a GRU over ``[B, T, obs_dim]``) and
   :class:`GRUMotion` (a recurrent motion model, the non-physical twin of a latent vector field).
 - Video GAN parts: :class:`FrameDecoder` (DCGAN-style latent → frame), :class:`BroadcastDecoder` (spatial
-  broadcast latent → frame), :class:`FrameEncoder`,
+  broadcast latent → frame), :class:`KeypointDecoder` (latent → Gaussian keypoint maps → conv head → frame),
+  :class:`FrameEncoder`,
   :class:`FrameDiscriminator` (a logit per frame) and :class:`ClipDiscriminator` (frame features → temporal conv).
 """
 from hnn.nn.energy import EnergyNet, RayleighDissipation, SeparableEnergyNet
@@ -19,11 +20,12 @@ from hnn.nn.fields import BaselineField, DissipativeField, HamiltonianField, Vec
 from hnn.nn.controlled import ControlledBaselineField, PortHamiltonianField
 from hnn.nn.gan import GRUMotion, SequenceDiscriminator
 from hnn.nn.mlp import ACTIVATIONS, INITS, MLP, make_activation
-from hnn.nn.video import BroadcastDecoder, ClipDiscriminator, FrameDecoder, FrameDiscriminator, FrameEncoder
+from hnn.nn.video import (BroadcastDecoder, ClipDiscriminator, FrameDecoder, FrameDiscriminator, FrameEncoder,
+                          KeypointDecoder)
 
 __all__ = [
     "MLP", "EnergyNet", "SeparableEnergyNet", "RayleighDissipation", "ACTIVATIONS", "INITS", "make_activation",
     "VectorField", "HamiltonianField", "DissipativeField", "BaselineField", "build_field",
     "PortHamiltonianField", "ControlledBaselineField", "SequenceDiscriminator", "GRUMotion",
-    "FrameDecoder", "BroadcastDecoder", "FrameEncoder", "FrameDiscriminator", "ClipDiscriminator",
+    "FrameDecoder", "BroadcastDecoder", "KeypointDecoder", "FrameEncoder", "FrameDiscriminator", "ClipDiscriminator",
 ]

@@ -13,6 +13,12 @@ T ≥ 1.
   shared by all pixels maps them to the pixel's value, frame(u, v) = tanh(g_θ(z, u, v)). An object's position is a
   function of the latent that a transposed-convolution stack learns poorly (Liu et al. 2018, CoordConv: such
   stacks fail even at painting one pixel at given coordinates); here the position enters every pixel directly.
+- :class:`KeypointDecoder` — a keypoint bottleneck (Jakab et al. 2018; Minderer et al. 2019), latent
+  ``[..., latent_dim]`` → frame ``[..., C, S, S]``: an MLP maps z to K keypoints (x_k, y_k) = tanh(·) ∈ (−1, 1)² and
+  amplitudes a_k, each drawn as a Gaussian map  m_k(u, v) = a_k exp(−((u − x_k)² + (v − y_k)²) / (2s²))  (s the
+  map width in the normalised coordinates), and a convolutional head (3×3 convolutions at full resolution,
+  LeakyReLU(0.2), tanh at the end) turns the K maps and the two coordinate channels (u, v) into the frame. The
+  head learns the look (background, blob shape, intensity); where things are comes from the keypoints.
 - :class:`FrameEncoder` — the mirror image, frame → features ``[..., features]``: L convolutions (kernel 4,
   stride 2, padding 1) from S down to 4, LeakyReLU(0.2), then a linear map of the flattened ``[·, 4, 4]``.
 - :class:`FrameDiscriminator` — a frame encoder with a linear head: one logit per frame, ``[B, T]``.
@@ -33,9 +39,9 @@ from torch import Tensor, nn
 from hnn.nn.config import Configurable
 from hnn.nn.fields import FIELDS
 from hnn.nn.gan import SequenceDiscriminator
-from hnn.validate import check_bool, check_image_size, check_int
+from hnn.validate import check_bool, check_image_size, check_int, check_positive
 
-__all__ = ["FrameDecoder", "BroadcastDecoder", "FrameEncoder", "FrameDiscriminator", "ClipDiscriminator"]
+__all__ = ["FrameDecoder", "BroadcastDecoder", "KeypointDecoder", "FrameEncoder", "FrameDiscriminator", "ClipDiscriminator"]
 
 
 def _levels(image_size: int) -> int:
@@ -141,6 +147,66 @@ class BroadcastDecoder(Configurable, nn.Module):
         return frames.transpose(1, 2).reshape(*lead, self.channels, s, s)
 
 
+class KeypointDecoder(Configurable, nn.Module):
+    """Latent ``[..., latent_dim]`` → frame ``[..., channels, S, S]`` in (−1, 1) through K Gaussian keypoint maps
+    (module docstring).
+
+    Args:
+        latent_dim: input size (the latent state [q, p], plus a content code if one is used).
+        image_size: S, a power of two ≥ 16.
+        channels: C (1: grayscale).
+        keypoints: K.
+        hidden: width of the MLP's two SiLU hidden layers (latent → keypoints).
+        width: channels of the convolutional head's hidden layers.
+        depth: hidden 3×3 convolutions of the head (≥ 1), each followed by LeakyReLU(0.2).
+        sigma: width of a keypoint map in pixels.
+    """
+
+    def __init__(self, latent_dim: int, image_size: int = 32, channels: int = 1, keypoints: int = 4,
+                 hidden: int = 64, width: int = 16, depth: int = 2, sigma: float = 1.5) -> None:
+        super().__init__()
+        self.latent_dim = check_int("latent_dim", latent_dim, minimum=1)
+        self.image_size = check_image_size(image_size)
+        self.channels = check_int("channels", channels, minimum=1)
+        self.keypoints = check_int("keypoints", keypoints, minimum=1)
+        self.hidden = check_int("hidden", hidden, minimum=1)
+        self.width = check_int("width", width, minimum=1)
+        self.depth = check_int("depth", depth, minimum=1)
+        self.sigma = check_positive("sigma", sigma)
+        self.mlp = nn.Sequential(nn.Linear(latent_dim, hidden), nn.SiLU(), nn.Linear(hidden, hidden), nn.SiLU(),
+                                 nn.Linear(hidden, 3 * keypoints))
+        convs, size = [], keypoints + 2
+        for _ in range(depth):
+            convs.append(nn.Conv2d(size, width, kernel_size=3, padding=1))
+            size = width
+        self.convs = nn.ModuleList(convs)
+        self.out = nn.Conv2d(size, channels, kernel_size=3, padding=1)
+        centres = (torch.arange(image_size, dtype=torch.float32) + 0.5) / image_size * 2 - 1  # pixel centres
+        self.register_buffer("centres", centres, persistent=False)
+
+    @property
+    def frame_shape(self) -> tuple[int, int, int]:
+        return (self.channels, self.image_size, self.image_size)
+
+    def forward(self, z: Tensor) -> Tensor:
+        _check_latents("KeypointDecoder", z, self.latent_dim)
+        lead, s = z.shape[:-1], self.image_size
+        out = self.mlp(z.reshape(-1, self.latent_dim)).view(-1, self.keypoints, 3)
+        xy, amplitude = out[..., :2].tanh(), out[..., 2:]  # [N, K, 2], [N, K, 1]
+        g = self.centres.to(dtype=z.dtype)
+        width = 2.0 * self.sigma / s  # sigma in the normalised coordinates (S pixels span 2)
+        inv = -0.5 / (width * width)
+        gx = torch.exp(inv * (g - xy[..., 0:1]) ** 2)  # [N, K, S] over columns u
+        gy = torch.exp(inv * (g - xy[..., 1:2]) ** 2)  # [N, K, S] over rows v
+        maps = (gy * amplitude).unsqueeze(-1) * gx.unsqueeze(-2)  # [N, K, S, S]
+        v, u = torch.meshgrid(g, g, indexing="ij")
+        coords = torch.stack([u, v]).expand(maps.shape[0], 2, s, s)
+        h = torch.cat([maps, coords], dim=1)
+        for conv in self.convs:
+            h = F.leaky_relu(conv(h), 0.2)
+        return self.out(h).tanh().reshape(*lead, *self.frame_shape)
+
+
 class FrameEncoder(Configurable, nn.Module):
     """Frame ``[..., channels, S, S]`` → features ``[..., features]`` (module docstring).
 
@@ -225,5 +291,5 @@ class ClipDiscriminator(Configurable, nn.Module):
         return self.temporal(F.leaky_relu(self.encoder(clips), 0.2))
 
 
-FIELDS.update({cls.__name__: cls for cls in (FrameDecoder, BroadcastDecoder, FrameEncoder, FrameDiscriminator,
-                                              ClipDiscriminator)})
+FIELDS.update({cls.__name__: cls for cls in (FrameDecoder, BroadcastDecoder, KeypointDecoder, FrameEncoder,
+                                              FrameDiscriminator, ClipDiscriminator)})
