@@ -11,6 +11,7 @@ Two test models stand in for trained ones:
 """
 from __future__ import annotations
 
+import copy
 import hashlib
 import os
 
@@ -513,9 +514,14 @@ def test_the_registered_env_steps_the_shipped_model_by_default(env_id):
     venv = gym.make_vec(f"hnn/Learned{env_id}", num_envs=2)
     venv.reset(seed=0)
     venv.step(venv.action_space.sample())
-    # the recorded open-loop error is what the shipped weights give (deterministic protocol, float32 model)
-    report = open_loop_accuracy(model, env_id)
-    assert report.median_error(50) == pytest.approx(entry["metrics"]["open_loop_median_error_50"], rel=1e-5)
+    # the recorded open-loop error is what the shipped weights give (deterministic protocol, float32 model). A
+    # float32 rollout does not repeat bit for bit on another CPU (its kernels round differently), and a chaotic
+    # system (Acrobot) amplifies that rounding over 50 steps: the allowance is 10x the change the same rounding
+    # makes when the model runs in float64 instead (Acrobot: 3.7e-4 of 12.77, and 5.6e-4 between two machines;
+    # Pendulum, CartPole, MountainCar: <= 2.2e-6)
+    error = open_loop_accuracy(model, env_id).median_error(50)
+    spread = abs(error - open_loop_accuracy(copy.deepcopy(model).double(), env_id).median_error(50))
+    assert abs(error - entry["metrics"]["open_loop_median_error_50"]) <= 1e-6 * (1 + error) + 10 * spread
 
 
 def test_an_env_without_a_shipped_model_says_so(monkeypatch):

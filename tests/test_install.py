@@ -20,7 +20,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 
 CHECK = textwrap.dedent("""
-    import json, os, sys
+    import copy, json, os, sys
     from pathlib import Path
     import torch
     import hnn
@@ -53,8 +53,13 @@ CHECK = textwrap.dedent("""
         env = gym.make(f"hnn/Learned{env_id}")  # the shipped controlled model, loaded by default
         env.reset(seed=0)
         env.step(env.action_space.sample())
-        error = open_loop_accuracy(env.unwrapped.dynamics.model, env_id).median_error(50)
-        assert abs(error - entry["metrics"]["open_loop_median_error_50"]) <= 1e-6 * (1 + error), (name, error)
+        model = env.unwrapped.dynamics.model
+        error = open_loop_accuracy(model, env_id).median_error(50)
+        # float32 rounding differs between CPUs and a chaotic env amplifies it (tests/test_envs.py): 10x the change
+        # the same rounding makes in float64
+        spread = abs(error - open_loop_accuracy(copy.deepcopy(model).double(), env_id).median_error(50))
+        assert abs(error - entry["metrics"]["open_loop_median_error_50"]) <= 1e-6 * (1 + error) + 10 * spread, \
+            (name, error, spread)
         print(f"learned env hnn/Learned{env_id}: {name}, 50-step open-loop error {error:.4g}")
     for task in RECORDINGS:
         recording = load_recording(task)
