@@ -25,9 +25,9 @@ sampling (BlackJAX ``info.num_integration_steps``, NumPyro ``extra_fields=("num_
 padding included), sampling-phase ESS per gradient, divergences after warmup.  Threads are equal on both
 sides: torch ``--threads`` intra-op threads and, for one thread, XLA_FLAGS="--xla_cpu_multi_thread_eigen=false
 intra_op_parallelism_threads=1" (set before jax is imported; printed); with one thread the whole process is also
-pinned to one CPU (every thread, before jax starts its own; ``--no-pin`` leaves the affinity alone), because the
-XLA flags above still let jax's runtime threads use a second core, so that CPU seconds per wall second match on
-both sides.  The goals of the sampling issue are
+pinned to one CPU (every thread, before jax starts its own; ``--no-pin`` leaves the affinity alone): with the
+XLA flags alone, jax's runtime threads still use a second core, and pinned, every row uses one CPU second per
+wall second.  The goals of the sampling issue are
 checked at the end from the figures of this run.  A peer that is not installed is reported as skipped.
 """
 from __future__ import annotations
