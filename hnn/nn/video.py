@@ -41,7 +41,8 @@ from hnn.nn.fields import FIELDS
 from hnn.nn.gan import SequenceDiscriminator
 from hnn.validate import check_bool, check_image_size, check_int, check_positive
 
-__all__ = ["FrameDecoder", "BroadcastDecoder", "KeypointDecoder", "FrameEncoder", "FrameDiscriminator", "ClipDiscriminator"]
+__all__ = ["FrameDecoder", "BroadcastDecoder", "KeypointDecoder", "FrameEncoder", "FrameDiscriminator",
+           "ClipDiscriminator"]
 
 
 def _levels(image_size: int) -> int:
