@@ -39,6 +39,7 @@ from torch import Tensor, nn
 from hnn.nn.config import Configurable
 from hnn.nn.fields import FIELDS
 from hnn.nn.gan import SequenceDiscriminator
+from hnn.nn.mlp import MLP
 from hnn.validate import check_bool, check_image_size, check_int, check_positive
 
 __all__ = ["FrameDecoder", "BroadcastDecoder", "KeypointDecoder", "FrameEncoder", "FrameDiscriminator",
@@ -47,6 +48,11 @@ __all__ = ["FrameDecoder", "BroadcastDecoder", "KeypointDecoder", "FrameEncoder"
 
 def _levels(image_size: int) -> int:
     return int(math.log2(image_size // 4))
+
+
+def _pixel_centres(image_size: int) -> Tensor:
+    """The S pixel centres along one axis in the normalised coordinates [−1, 1] (S pixels span 2)."""
+    return (torch.arange(image_size, dtype=torch.float32) + 0.5) / image_size * 2 - 1
 
 
 def _check_frames(name: str, frames: Tensor, channels: int, size: int, ndim: int) -> None:
@@ -127,7 +133,7 @@ class BroadcastDecoder(Configurable, nn.Module):
         self.position_in = nn.Linear(2, width, bias=False)
         self.hidden = nn.ModuleList(nn.Linear(width, width) for _ in range(depth - 1))
         self.out = nn.Linear(width, channels)
-        centres = (torch.arange(image_size, dtype=torch.float32) + 0.5) / image_size * 2 - 1
+        centres = _pixel_centres(image_size)
         v, u = torch.meshgrid(centres, centres, indexing="ij")  # v: row (down), u: column (right)
         self.register_buffer("grid", torch.stack([u, v], dim=-1).reshape(-1, 2), persistent=False)  # [S², 2]
 
@@ -174,16 +180,14 @@ class KeypointDecoder(Configurable, nn.Module):
         self.width = check_int("width", width, minimum=1)
         self.depth = check_int("depth", depth, minimum=1)
         self.sigma = check_positive("sigma", sigma)
-        self.mlp = nn.Sequential(nn.Linear(latent_dim, hidden), nn.SiLU(), nn.Linear(hidden, hidden), nn.SiLU(),
-                                 nn.Linear(hidden, 3 * keypoints))
+        self.mlp = MLP(latent_dim, 3 * keypoints, width=hidden, depth=2, activation="silu", init="default")
         convs, size = [], keypoints + 2
         for _ in range(depth):
             convs.append(nn.Conv2d(size, width, kernel_size=3, padding=1))
             size = width
         self.convs = nn.ModuleList(convs)
         self.out = nn.Conv2d(size, channels, kernel_size=3, padding=1)
-        centres = (torch.arange(image_size, dtype=torch.float32) + 0.5) / image_size * 2 - 1  # pixel centres
-        self.register_buffer("centres", centres, persistent=False)
+        self.register_buffer("centres", _pixel_centres(image_size), persistent=False)
 
     @property
     def frame_shape(self) -> tuple[int, int, int]:
