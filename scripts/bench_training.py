@@ -14,7 +14,8 @@ spring data with Adam(lr 1e-3, weight_decay 1e-4), full batch, and do the same p
 - every 20 steps: a progress-bar redraw (tqdm, as the training program's bar);
 - every 500 steps (an epoch, ``passes_per_epoch: 500``): the validation loss, the rollout monitor (8 validation
   starts rolled out by rk4 and scored by ``hnn.evaluation.evaluate_rollouts``), a phase portrait drawn on a worker
-  thread, and a checkpoint (weights + optimizer state, written atomically).
+  thread (each finished portrait sent to wandb as an image), and a checkpoint (weights + optimizer state, written
+  atomically).
 
 What the training program adds is Lightning's machinery: its loops, hooks, callbacks and logger connector. Wall and
 CPU seconds are for the training loop only (first step to last step; start-up, data
@@ -88,13 +89,18 @@ def plain_loop(steps: int, hidden: int, seed: int, folder: str, progress_bar: bo
                 group = reference.groups[0]
                 portrait = phase_portrait_data(group.t_model, report.preds[0], group.truth, energy=reference.energy,
                                                field=module.field.vector_field, title=f"step {step}")
+                for done_step, path in figures.finished():  # the monitor sends each finished figure to wandb
+                    run.log({"phase_portrait": [wandb.Image(path)], "trainer/global_step": done_step})
                 figures.submit(draw_phase_portrait, os.path.join(folder, f"step{step:07d}.png"), portrait, tag=step)
                 writer.writerow([step - 1, val_loss])
                 run.log({"val_loss": val_loss, "val_rollout_mse": report.state_mse}, step=step - 1)
                 atomic_torch_save({"state_dict": module.state_dict(), "optimizer": optimizer.state_dict(),
                                    "step": step}, os.path.join(folder, "last.ckpt"))
-        figures.close()
         wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
+        # after the clock, as the training program waits for its last figure in teardown, after its timed window
+        for done_step, path in figures.finished(wait=True):
+            run.log({"phase_portrait": [wandb.Image(path)], "trainer/global_step": done_step})
+        figures.close()
         bar.close()
     run.finish()
     return wall, cpu

@@ -19,7 +19,7 @@ from hnn.data import HamiltonianDataModule
 from hnn.models import DynamicsModule, EnergyModel
 from hnn.nn import BaselineField, ControlledBaselineField, DissipativeField, HamiltonianField, PortHamiltonianField
 from hnn.paths import configs_dir
-from hnn.training.callbacks import FiniteLossGuard, NonFiniteLossError
+from hnn.training.callbacks import FiniteLossGuard, FlushLogsAtCheckpoint, NonFiniteLossError, RunCheckpoint
 from hnn.training.checkpoint import AtomicCheckpointIO
 from hnn.training.cli import build_cli, main, run_training
 
@@ -369,6 +369,24 @@ def test_a_run_that_stops_inside_a_validation_interval_still_checkpoints_its_las
                                  "false", "--evaluate", "false", steps=40, passes=10))
     assert second.steps == 15 and second.total_steps == 40
     assert torch.load(second.last_checkpoint, weights_only=True)["global_step"] == 40
+
+
+@pytest.mark.parametrize("kwargs", [dict(), dict(monitor="val_loss", mode="max"), dict(every_n_train_steps=7),
+                                    dict(every_n_epochs=3, save_last=True)])
+def test_run_checkpoint_keeps_model_checkpoints_state_key_so_checkpoints_move_between_the_two(tmp_path, kwargs):
+    ours, lightnings = RunCheckpoint(dirpath=tmp_path, **kwargs), ModelCheckpoint(dirpath=tmp_path, **kwargs)
+    assert ours.state_key == lightnings.state_key
+    assert ours.state_dict().keys() == lightnings.state_dict().keys()
+
+
+def test_the_default_run_has_one_checkpoint_callback_that_flushes_the_logs(tmp_path):
+    cli = build_cli(_small(tmp_path, "--test", "false", "--evaluate", "false", steps=5, passes=5))
+    kinds = [type(c) for c in cli.trainer.callbacks]
+    assert kinds.count(RunCheckpoint) == 1 and not any(issubclass(k, FlushLogsAtCheckpoint) for k in kinds)
+    own = build_cli(_small(tmp_path, "--test", "false", "--evaluate", "false", "--trainer.callbacks+",
+                           "ModelCheckpoint", steps=5, passes=5))
+    kinds = [type(c) for c in own.trainer.callbacks]
+    assert RunCheckpoint not in kinds and kinds.count(FlushLogsAtCheckpoint) == 1
 
 
 class _PoisonWeights(pl.Callback):

@@ -6,8 +6,10 @@
   ``val_energy_mse`` and ``val_rollout_mse`` through :func:`hnn.evaluation.evaluate_rollouts`; writes a phase
   portrait PNG per validation on a worker thread and sends it to wandb when a wandb logger is active.
 - :class:`DensityFigure` -- an :class:`~hnn.models.EnergyModel`'s learned density at the end of training (PNG).
-- :class:`FlushLogsAtCheckpoint` -- the loggers write their rows whenever a checkpoint is saved.
-- :class:`CheckpointAtEnd` -- ``last.ckpt`` at the final step when training ends between two checkpoints.
+- :class:`RunCheckpoint` -- ``ModelCheckpoint`` that flushes the loggers at each checkpoint and writes ``last.ckpt``
+  at the final step when training ends between two checkpoints.
+- :class:`FlushLogsAtCheckpoint` -- the loggers write their rows whenever a checkpoint is saved (for a run with its
+  own checkpoint callback).
 - :class:`FitTimer` -- wall/CPU time of the training loop; its total over resumed runs is kept in the checkpoint.
 - :class:`TrainingProgressBar` -- Lightning's TQDM bar, drawn once per refresh (count and metrics together).
 """
@@ -19,7 +21,7 @@ from typing import Any, Callable
 
 import pytorch_lightning as pl
 import torch
-from pytorch_lightning.callbacks import TQDMProgressBar
+from pytorch_lightning.callbacks import ModelCheckpoint, TQDMProgressBar
 from torch import Tensor
 
 from hnn.evaluation.figures import draw_energy_model, draw_phase_portrait, phase_portrait_data
@@ -27,7 +29,7 @@ from hnn.evaluation.metrics import evaluate_rollouts
 from hnn.validate import check_bool, check_int, check_positive
 
 __all__ = ["NonFiniteLossError", "FiniteLossGuard", "last_good_checkpoint", "RolloutMonitor", "DensityFigure",
-           "FlushLogsAtCheckpoint", "CheckpointAtEnd", "FitTimer", "BackgroundFigureWriter", "TrainingProgressBar"]
+           "FlushLogsAtCheckpoint", "RunCheckpoint", "FitTimer", "BackgroundFigureWriter", "TrainingProgressBar"]
 
 
 class NonFiniteLossError(RuntimeError):
@@ -265,7 +267,8 @@ class GANMonitor(pl.Callback):
 
 class FlushLogsAtCheckpoint(pl.Callback):
     """Write the loggers' pending rows whenever a checkpoint is saved, so a run killed after a checkpoint has every
-    step up to it in ``metrics.csv`` (Lightning's CSV logger otherwise writes every 100 steps and at the end)."""
+    step up to it in ``metrics.csv`` (Lightning's CSV logger otherwise writes every 100 steps and at the end).
+    :class:`RunCheckpoint` does this itself; this callback is for a run configured with its own checkpoint callback."""
 
     def on_save_checkpoint(self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict[str, Any]) \
             -> None:
@@ -273,20 +276,44 @@ class FlushLogsAtCheckpoint(pl.Callback):
             logger.save()
 
 
-class CheckpointAtEnd(pl.Callback):
-    """When training stops between two checkpoints (``max_steps`` inside a validation interval), write the
-    checkpoint callback's ``last.ckpt`` at the final step too, so the run's last checkpoint is where it ended."""
+class RunCheckpoint(ModelCheckpoint):
+    """The training program's checkpoint callback: Lightning's ``ModelCheckpoint`` plus two guarantees.
+
+    - the loggers write their pending rows whenever a checkpoint is saved (as :class:`FlushLogsAtCheckpoint`);
+    - when training stops between two checkpoints (``max_steps`` inside a validation interval), ``last.ckpt`` is
+      written at the final step too, so the run's last checkpoint is where it ended.
+
+    Its ``state_key`` is ``ModelCheckpoint``'s for the same settings (the saved state is ``ModelCheckpoint``'s, so
+    checkpoints move between the two), fixed at construction: Lightning formats it into a label at every callback
+    hook of every step. Arguments are ``ModelCheckpoint``'s.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._fixed_state_key = "ModelCheckpoint" + repr(dict(
+            monitor=self.monitor, mode=self.mode, every_n_train_steps=self._every_n_train_steps,
+            every_n_epochs=self._every_n_epochs, train_time_interval=self._train_time_interval))
+
+    @property
+    def state_key(self) -> str:
+        return self._fixed_state_key
+
+    def on_save_checkpoint(self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict[str, Any]) \
+            -> None:
+        super().on_save_checkpoint(trainer, pl_module, checkpoint)
+        for logger in trainer.loggers:
+            logger.save()
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        callback = trainer.checkpoint_callback
-        if callback is None or getattr(callback, "dirpath", None) is None or trainer.global_step == 0:
+        super().on_train_end(trainer, pl_module)
+        if self.dirpath is None or trainer.global_step == 0:
             return
-        path = os.path.join(callback.dirpath, f"{callback.CHECKPOINT_NAME_LAST}{callback.FILE_EXTENSION}")
-        if os.path.isfile(path) and path == callback.last_model_path and \
+        path = os.path.join(self.dirpath, f"{self.CHECKPOINT_NAME_LAST}{self.FILE_EXTENSION}")
+        if os.path.isfile(path) and path == self.last_model_path and \
                 int(torch.load(path, map_location="cpu", weights_only=True).get("global_step", -1)) == trainer.global_step:
             return
         trainer.save_checkpoint(path)
-        callback.last_model_path = path
+        self.last_model_path = path
 
 
 class FitTimer(pl.Callback):

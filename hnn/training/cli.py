@@ -13,7 +13,9 @@ Defaults on top of Lightning's (each can be overridden):
   ``trainer.default_root_dir: runs``, ``seed_everything: 0``; one torch intra-op thread on the CPU (``--cpu_threads``);
 - loggers: CSV always, plus wandb (offline unless ``WANDB_MODE`` or the user's wandb settings say otherwise; never
   prompts) when ``trainer.logger`` is left at ``true``; ``--trainer.logger false`` turns logging off;
-- callbacks: ``ModelCheckpoint`` (newest epoch + ``last.ckpt`` at every epoch end), :class:`FiniteLossGuard`,
+- callbacks: :class:`~hnn.training.callbacks.RunCheckpoint` (Lightning's ``ModelCheckpoint``: the newest checkpoint +
+  ``last.ckpt`` after each validation, or at each epoch end without one, and at the end of training; the loggers
+  flushed at each checkpoint), :class:`FiniteLossGuard`,
   :class:`RolloutMonitor` (learned dynamics on ``HamiltonianDataModule``) or :class:`DensityFigure`
   (``EnergyModel``), :class:`FitTimer`, Lightning's TQDM progress bar redrawn every 20 steps
   (:class:`~hnn.training.callbacks.TrainingProgressBar`);
@@ -53,8 +55,9 @@ from pytorch_lightning.profilers import PassThroughProfiler
 
 from hnn.io import atomic_write_text
 from hnn.paths import config_file
-from hnn.training.callbacks import (CheckpointAtEnd, DensityFigure, FiniteLossGuard, FitTimer, FlushLogsAtCheckpoint,
-                                    GANMonitor, NonFiniteLossError, RolloutMonitor, TrainingProgressBar)
+from hnn.training.callbacks import (DensityFigure, FiniteLossGuard, FitTimer, FlushLogsAtCheckpoint,
+                                    GANMonitor, NonFiniteLossError, RolloutMonitor, RunCheckpoint,
+                                    TrainingProgressBar)
 from hnn.training.checkpoint import AtomicCheckpointIO, CheckpointError, peek_class, read_checkpoint
 
 __all__ = ["HNNLightningCLI", "build_cli", "run_training", "main", "TrainingResult", "wandb_mode", "DEFAULT_CONFIG",
@@ -295,10 +298,12 @@ class HNNLightningCLI(LightningCLI):
             # with a top-k file). Written after each validation when the data has a validation split, else at each
             # epoch end: Lightning 2.6 resumes a checkpoint written at the end of an epoch that also validated as if
             # that epoch had not finished, and replays it with no batches (a lost epoch of a max_epochs budget).
-            callbacks.append(ModelCheckpoint(dirpath=os.path.join(self.run_dir, "checkpoints"), save_top_k=1,
-                                             save_last=True,
-                                             save_on_train_epoch_end=not self._validates(trainer_config)))
-            callbacks.append(CheckpointAtEnd())  # a run that stops inside a validation interval: last.ckpt at its end
+            # RunCheckpoint also flushes the loggers at each checkpoint and writes last.ckpt at the end of a run that
+            # stops inside a validation interval
+            callbacks.append(RunCheckpoint(dirpath=os.path.join(self.run_dir, "checkpoints"), save_top_k=1,
+                                           save_last=True, save_on_train_epoch_end=not self._validates(trainer_config)))
+        elif not any(isinstance(c, (RunCheckpoint, FlushLogsAtCheckpoint)) for c in callbacks):
+            callbacks.append(FlushLogsAtCheckpoint())
         from hnn.models import DynamicsModule, EnergyModel, HamiltonianGAN
 
         if isinstance(self.model, DynamicsModule) and callable(getattr(self.datamodule, "reference_rollouts", None)) \
@@ -315,7 +320,7 @@ class HNNLightningCLI(LightningCLI):
             callbacks.append(TrainingProgressBar(refresh_rate=20))
         if not any(isinstance(c, FiniteLossGuard) for c in callbacks):
             callbacks.append(FiniteLossGuard())
-        callbacks += [FlushLogsAtCheckpoint(), FitTimer()]
+        callbacks.append(FitTimer())
         kwargs["callbacks"] = callbacks
         plugins = trainer_config.get("plugins")
         plugins = [] if plugins is None else list(plugins) if isinstance(plugins, (list, tuple)) else [plugins]
