@@ -286,9 +286,17 @@ class NUTS(MCMCSampler):
         h_initial = z0[:, o_h].copy()
         threshold = h_initial + self.max_energy_error  # a leaf with H above it (or H not finite) diverges
         edges = np.stack((z0, z0))  # (2, chains, width): the tree's backward (0) and forward (1) ends
+        edge_rows = edges.reshape(2 * chains, -1)  # row e * chains + i is end e of chain i
+        # per depth, the row of each chain's growing end (forward: 1, backward: 0); masked copies over whole
+        # buffers cost more than gathering and scattering the rows that change
+        chain_index = np.arange(chains)
+        growing_rows = forward_dirs.astype(np.intp) * chains + chain_index
+        other_rows = (~forward_dirs).astype(np.intp) * chains + chain_index
+        edge_pv_rows = edges[:, :, o_p:].reshape(2 * chains, -1)  # [p | v] of edge_rows (a view)
+        drift = kin.drift(1.0)  # q <- q + h * drift * p for a linear velocity M^-1 p (None: velocity_into)
+        kick = ws.kick  # (chains, D) scratch of the kicks and drifts
         prop = z0[:, :o_c].copy()  # the tree's current proposal [q | f | U | H]
         rho = p0.copy()
-        sides = np.stack((~forward_dirs, forward_dirs), 1)[..., None]  # (max_depth, 2, chains, 1)
         steps = np.where(forward_dirs, step, -step).astype(z.dtype)[..., None]  # (max_depth, chains, 1)
         half_kicks = -0.5 * steps
         log_weight = np.zeros(chains, dtype=z.dtype)
@@ -303,11 +311,12 @@ class NUTS(MCMCSampler):
             for d in range(max_depth):
                 if d > 0 and not active.any():
                     break
-                fwd_col = forward_dirs[d][:, None]
-                np.copyto(z, np.where(fwd_col, edges[1], edges[0]))
+                rows = growing_rows[d]
+                np.take(edge_rows, rows, axis=0, out=z)
                 c[...] = 0.0
                 np.copyto(sub, qfuh)
                 h, half_kick = steps[d], half_kicks[d]
+                h_drift = None if drift is None else h * drift
                 n_leaves = 1 << d
                 level = ws.levels[d]
                 log_u_leaf = torch.rand(n_leaves, chains, dtype=dtype, device=device, generator=generator).log_().numpy()
@@ -317,12 +326,15 @@ class NUTS(MCMCSampler):
                 for k in range(n_leaves):
                     if k > 0 and k % self.check_every == 0 and not sub_active.any():
                         break  # every chain's subtree has ended: the rest of the batch would be pure padding
-                    p += half_kick * f
-                    q += h * kin.velocity_into(p, v)
+                    p += np.multiply(f, half_kick, out=kick)
+                    if h_drift is None:
+                        q += np.multiply(kin.velocity_into(p, v), h, out=kick)
+                    else:  # v is written with H below
+                        q += np.multiply(p, h_drift, out=kick)
                     value, grad = potential(torch.from_numpy(q if contiguous_q else np.ascontiguousarray(q)))
                     f[...] = grad.numpy()
                     u[...] = value.numpy()
-                    p += half_kick * f
+                    p += np.multiply(f, half_kick, out=kick)
                     kin.hamiltonian_into(p, u, v, energy)
                     ok = (energy <= threshold) & (energy != -inf)
                     log_w = level.log_w[k]
@@ -330,7 +342,9 @@ class NUTS(MCMCSampler):
                     log_w[~ok] = -inf
                     level.active[k] = sub_active
                     new_sub_log_weight = np.logaddexp(sub_log_weight, log_w)
-                    np.copyto(sub, qfuh, where=(log_u_leaf[k] < log_w - new_sub_log_weight)[:, None])
+                    chosen = np.flatnonzero(log_u_leaf[k] < log_w - new_sub_log_weight)
+                    if chosen.size:
+                        sub[chosen] = qfuh[chosen]
                     sub_log_weight = new_sub_log_weight
                     level.start_writes[_trailing_zeros(k, d)][...] = ws.cpv
                     c += p
@@ -361,30 +375,30 @@ class NUTS(MCMCSampler):
                 n_steps += leaf_active.sum(0)
                 divergent |= (leaf_active & (leaf_log_w == -inf)).any(0)
                 valid = sub_active
-                ends, ends_bwd = ws.ends, ws.ends_bwd
-                ends[0], ends[1], ends[2], ends[3] = edges[0, :, o_p:], edges[1, :, o_p:], level.first_pv, ws.pv
-                ends_bwd[0], ends_bwd[1], ends_bwd[2], ends_bwd[3] = ends[3], ends[2], ends[0], ends[1]
-                np.copyto(ends, ends_bwd, where=~fwd_col)
-                a_left_v, b_right_v = ends[0, :, dim:], ends[3, :, dim:]
-                a_right_p, a_right_v = ends[1, :, :dim], ends[1, :, dim:]
-                b_left_p, b_left_v = ends[2, :, :dim], ends[2, :, dim:]
-                rho_a = np.where(fwd_col, rho, c)
-                rho_b = np.where(fwd_col, c, rho)
-                rho_total = rho_a + rho_b
-                rho_ext_a = rho_a + b_left_p
-                rho_ext_b = rho_b + a_right_p
+                # the merge's U-turn checks (_turn_dots) in the old tree's terms, the same in both directions: its
+                # end the subtree grew from (near) and its other end (far), the subtree's first leaf (level.first_pv)
+                # and last leaf (z). Forward, [a | b] = [old | subtree]; backward, [subtree reversed | old]: the
+                # six products are the same set, and rho_a + rho_b = rho + c either way.
+                near, far = np.take(edge_pv_rows, rows, axis=0), np.take(edge_pv_rows, other_rows[d], axis=0)
+                first_p, first_v = level.first_pv[:, :dim], level.first_pv[:, dim:]
+                rho_total = rho + c
+                rho_ext_old = rho + first_p  # the old tree extended by the subtree's first leaf
+                rho_ext_sub = c + near[:, :dim]  # the subtree extended by the old tree's near end
                 dots = ws.dots
-                np.vecdot(a_left_v, rho_total, out=dots[0])
-                np.vecdot(b_right_v, rho_total, out=dots[1])
-                np.vecdot(a_left_v, rho_ext_a, out=dots[2])
-                np.vecdot(b_left_v, rho_ext_a, out=dots[3])
-                np.vecdot(a_right_v, rho_ext_b, out=dots[4])
-                np.vecdot(b_right_v, rho_ext_b, out=dots[5])
+                np.vecdot(far[:, dim:], rho_total, out=dots[0])
+                np.vecdot(v, rho_total, out=dots[1])
+                np.vecdot(far[:, dim:], rho_ext_old, out=dots[2])
+                np.vecdot(first_v, rho_ext_old, out=dots[3])
+                np.vecdot(near[:, dim:], rho_ext_sub, out=dots[4])
+                np.vecdot(v, rho_ext_sub, out=dots[5])
                 no_turn = dots.min(0) > 0
-                np.copyto(edges, z[None], where=sides[d] & valid[:, None])
-                rho = np.where(valid[:, None], rho_total, rho)
-                take = valid & (log_u_merge[d] < sub_log_weight - log_weight)
-                np.copyto(prop, sub, where=take[:, None])
+                grown = np.flatnonzero(valid)
+                if grown.size:
+                    edge_rows[rows[grown]] = z[grown]
+                    rho[grown] = rho_total[grown]
+                chosen = np.flatnonzero(valid & (log_u_merge[d] < sub_log_weight - log_weight))
+                if chosen.size:
+                    prop[chosen] = sub[chosen]
                 log_weight = np.where(valid, np.logaddexp(log_weight, sub_log_weight), log_weight)
                 depth += valid
                 active = valid & no_turn
@@ -594,8 +608,7 @@ class _Workspace:
         self.neg_inf = torch.tensor(-math.inf, dtype=dtype, device=device)
         self.levels = [_Level(d, chains, dim, dtype, device, as_numpy) for d in range(max_depth)]
         # the ends [p | v] of the merged tree's halves, and the six U-turn dot products of a merge
-        self.ends = convert(torch.empty(4, chains, 2 * dim, dtype=dtype, device=device))
-        self.ends_bwd = convert(torch.empty(4, chains, 2 * dim, dtype=dtype, device=device))
+        self.kick = convert(torch.empty(chains, dim, dtype=dtype, device=device))
         self.dots = convert(torch.empty(6, chains, dtype=dtype, device=device))
         self.edges_one = convert(torch.empty(2, 5 * dim + 2, dtype=dtype, device=device)) if as_numpy else None
 
