@@ -10,7 +10,7 @@ import torch
 
 import hnn
 from hnn.data import TrajectoryDataModule
-from hnn.evaluation import gan_report
+from hnn.evaluation import canonical_prior_report, gan_report
 from hnn.models import HamiltonianGAN
 from hnn.nn import BaselineField, GRUMotion, HamiltonianField, SequenceDiscriminator
 
@@ -277,6 +277,28 @@ def test_gan_report_has_every_metric_and_no_dt_checks_for_the_gru():
     assert report["residual_half_dt"] is None and report["residual_reversed"] is None
 
 
+def test_canonical_prior_samples_the_learned_energy_and_its_mean_rises_with_temperature():
+    """d<H>/dT = Var(H)/T² ≥ 0 for any canonical ensemble: the mean learned energy of the sampled starts rises with
+    T; every start lies in the box; the pendulum's latent angle is periodic; a twin without H is refused."""
+    torch.manual_seed(0)
+    gan = make_gan("hamiltonian", angles=[True]).eval()
+    data = _tiny_data("pendulum", n=50)
+    report = canonical_prior_report(gan, data, temperatures=(0.1, 10.0), n=60, box_samples=100, num_warmup=60,
+                                    chains=2, max_tree_depth=5)
+    cold, hot = report["rows"]
+    assert report["t0"] > 0 and hot["temperature"] == pytest.approx(100 * cold["temperature"])
+    assert cold["learned_energy_mean"] < hot["learned_energy_mean"]
+    for row in report["rows"]:
+        assert all(math.isfinite(row[k]) for k in ("q10", "median", "q90", "mean", "energy_drift"))
+        assert row["q10"] <= row["median"] <= row["q90"]
+    assert math.isfinite(report["data"]["mean"]) and math.isfinite(report["noise_map"]["mean"])
+    assert gan.latent_angles == [True]
+    with pytest.raises(TypeError, match="learned Hamiltonian"):
+        canonical_prior_report(make_gan("mlp", angles=[True]).eval(), data, n=10)
+    with pytest.raises(ValueError, match="temperatures"):
+        canonical_prior_report(gan, data, temperatures=(0.0,), n=10)
+
+
 def test_evaluate_gan_quick_runs_end_to_end(tmp_path, monkeypatch, capsys):
     """The experiment's whole path (lr choice, second seed on the chosen lr, table, goals, figure) on tiny runs."""
     import json
@@ -297,6 +319,22 @@ def test_evaluate_gan_quick_runs_end_to_end(tmp_path, monkeypatch, capsys):
     assert (out / "gan_pendulum.png").stat().st_size > 10_000 and (out / "gan.md").exists()
     with pytest.raises(SystemExit):
         experiment.parse_args(["--systems", "three_body"])
+    # the energy-based prior of the trained Hamiltonian GAN, from its checkpoint (data rebuilt from the record)
+    checkpoint = next(r["checkpoint"] for r in results["runs"] if r["model"] == "hgan")
+    assert experiment.main(["--prior", checkpoint, "--quick", "--temperatures", "0.5", "2", "--out",
+                            str(out / "prior")]) == 0
+    printed = capsys.readouterr().out
+    assert "τ = 2 (T = " in printed and "noise map (the trained prior)" in printed
+    prior = json.loads((out / "prior" / "prior.json").read_text())
+    (report,) = prior["reports"]
+    assert report["system"] == "pendulum" and [row["tau"] for row in report["rows"]] == [0.5, 2.0]
+    assert len(report["rows"][0]["energies"]) == experiment.QUICK["n"]
+    assert (out / "prior" / "prior_pendulum.png").stat().st_size > 10_000
+    with pytest.raises(SystemExit):
+        experiment.parse_args(["--prior", checkpoint, "--temperatures", "0"])
+    twin = next(r["checkpoint"] for r in results["runs"] if r["model"] == "hgan_gru_twin")
+    with pytest.raises(TypeError, match="learned Hamiltonian"):
+        experiment.run_prior([twin], quick=True)
 
 
 def test_train_py_runs_the_gan_config_and_resumes_it(tmp_path, monkeypatch):

@@ -6,7 +6,7 @@
 - :mod:`hnn.evaluation.figures` -- phase portraits and the energy-model density figure;
 - :mod:`hnn.evaluation.gan` -- physics metrics of generated trajectories: :func:`energy_w1`, :func:`energy_drift`,
   :func:`one_step_flow`, :func:`physics_residual`, :func:`mmd` (:class:`MMDResult`), :func:`energy_report` and the
-  GAN protocol :func:`gan_report`;
+  GAN protocol :func:`gan_report`; :func:`canonical_prior_report` (latent starts drawn from exp(−H_θ/T));
 - :mod:`hnn.evaluation.video` -- the analytic state read-off of rendered videos: :func:`read_positions` (the blob's
   intensity centroid) and :func:`read_states` (q from the geometry of a :class:`hnn.data.RenderSpec`, p from
   second-order finite differences), the time scale of a motion
@@ -15,6 +15,7 @@
 """
 from hnn.evaluation.gan import (
     MMDResult,
+    canonical_prior_report,
     energy_drift,
     energy_report,
     energy_w1,
@@ -47,6 +48,7 @@ __all__ = [
     "MMDResult",
     "energy_report",
     "gan_report",
+    "canonical_prior_report",
     "read_positions",
     "read_states",
     "turning_rate",

@@ -4,6 +4,8 @@
   the field as arrows (2-d states) and the energy along the rollouts. The data step calls the model; the drawing
   step does not, so it may run on a worker thread.
 - :func:`draw_energy_model`: an energy-based model's learned density exp(−E)/Z beside the data and HMC samples.
+- :func:`draw_canonical_prior`: the true energy of a Hamiltonian GAN's motion against the temperature of its
+  energy-based prior (:func:`hnn.evaluation.canonical_prior_report`).
 - :func:`write_clips_gif` and :func:`draw_clip_strips`: videos (real / Hamiltonian GAN / twins) side by side as an
   animated GIF (Pillow), and as a PNG of frame strips with the read-off energy plotted under each.
 """
@@ -17,7 +19,7 @@ from torch import Tensor
 from hnn.io import atomic_save_figure, atomic_write
 
 __all__ = ["draw_phase_portrait", "phase_portrait_data", "draw_energy_model", "draw_trajectory_panels",
-           "write_clips_gif", "draw_clip_strips"]
+           "write_clips_gif", "draw_clip_strips", "draw_canonical_prior"]
 
 
 def phase_portrait_data(
@@ -322,4 +324,60 @@ def draw_clip_strips(path: str, panels: dict[str, Tensor], energies: dict[str, T
     if title:
         fig.suptitle(title)
     atomic_save_figure(fig, path, dpi=80)
+    return path
+
+
+def draw_canonical_prior(path: str, reports: list[dict[str, Any]], title: str = "") -> str:
+    """The energy-based prior of a Hamiltonian GAN, one :func:`hnn.evaluation.canonical_prior_report` per training
+    seed. Left: the true energy of the generated sequences against τ = T / T₀ (log axis): per seed the median and
+    the 10–90 % band, beside the data's median and 10–90 % band (grey) and the noise map's median (dashed). Right:
+    histograms of the first report's true energies at every τ against the data's. Writes the PNG atomically;
+    returns ``path``."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    import matplotlib
+
+    if not reports or any(not r.get("rows") for r in reports):
+        raise ValueError("draw_canonical_prior needs at least one report with temperature rows")
+    colors = matplotlib.rcParams["axes.prop_cycle"].by_key()["color"]
+    fig = Figure(figsize=(11.0, 4.4))
+    FigureCanvasAgg(fig)
+    left, right = fig.subplots(1, 2)
+    fig.subplots_adjust(left=0.07, right=0.98, bottom=0.13, top=0.86, wspace=0.22)
+    taus = [row["tau"] for row in reports[0]["rows"]]
+    data = reports[0]["data"]
+    left.axhspan(data["q10"], data["q90"], color="0.92", label="data, 10–90 %")
+    left.axhline(data["median"], color="0.4", lw=1.2, label="data, median")
+    for k, report in enumerate(reports):
+        c = colors[k % len(colors)]
+        x = [row["tau"] for row in report["rows"]]
+        left.fill_between(x, [row["q10"] for row in report["rows"]], [row["q90"] for row in report["rows"]],
+                          color=c, alpha=0.18)
+        left.plot(x, [row["median"] for row in report["rows"]], "o-", color=c, lw=1.5,
+                  label=report.get("label", f"run {k}") + ": prior, median and 10–90 %")
+        left.axhline(report["noise_map"]["median"], color=c, ls="--", lw=1.0)
+    left.plot([], [], "k--", lw=1.0, label="noise map, median")
+    left.set_xscale("log")
+    left.minorticks_off()
+    left.set_xticks(taus)
+    left.set_xticklabels([f"{t:g}" for t in taus])
+    left.set_xlabel("τ = T / T₀  (T₀: spread of H_θ over the noise map's starts)")
+    left.set_ylabel("true energy of a generated sequence")
+    left.legend(fontsize=7, loc="upper left")
+    first = reports[0]
+    values = [torch.tensor(first["data"]["energies"])] + [torch.tensor(row["energies"]) for row in first["rows"]]
+    top = float(torch.quantile(torch.cat(values), 0.99))
+    bins = torch.linspace(0.0, max(top, 1e-12), 41).tolist()
+    right.hist(values[0].clamp(max=top).tolist(), bins=bins, density=True, color="0.8", label="data")
+    cmap = matplotlib.colormaps["viridis"]
+    for j, (row, v) in enumerate(zip(first["rows"], values[1:])):
+        right.hist(v.clamp(max=top).tolist(), bins=bins, density=True, histtype="step", lw=1.5,
+                   color=cmap(j / max(len(values) - 2, 1)), label=f"τ = {row['tau']:g}")
+    right.set_xlabel("true energy (the last bin holds everything above the 99th percentile)")
+    right.set_ylabel("density")
+    right.set_title(first.get("label", "run 0"), fontsize=9)
+    right.legend(fontsize=7)
+    if title:
+        fig.suptitle(title)
+    atomic_save_figure(fig, path, dpi=90)
     return path

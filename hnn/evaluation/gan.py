@@ -28,6 +28,9 @@ A trajectory set is a tensor ``[N, T, 2n]`` of phase-space states laid out [q, p
   the real set against a second, disjoint real set (the floor that sampling noise alone reaches).
 - :func:`gan_report`: the protocol of a trained :class:`hnn.models.HamiltonianGAN` — :func:`energy_report` on its
   generated sequences, plus the residual and drift with the latent time step changed at test time (×½, ×2, −1).
+- :func:`canonical_prior_report`: the Hamiltonian GAN with its latent initial state drawn from the canonical
+  ensemble of its own learned H_θ, ρ(x₀) ∝ exp(−H_θ(x₀)/T) on a box, instead of the noise map; the true energy of
+  the generated motion against T.
 
 Contract: inputs are torch tensors of a real dtype (not bool); a non-tensor or a non-real dtype is a
 ``TypeError``; a wrong shape, a size below the minimum (2 samples for the MMD, 2 times per trajectory), or a
@@ -45,7 +48,7 @@ from torch import Tensor
 from hnn.validate import check_int, check_positive
 
 __all__ = ["MMDResult", "energy_w1", "energy_drift", "one_step_flow", "physics_residual", "mmd", "energy_report",
-           "generated_states", "validation_metrics", "gan_report"]
+           "generated_states", "validation_metrics", "gan_report", "canonical_prior_report"]
 
 # Upper bound on the entries of one [N + M, chunk] label block (and of its product with the kernel), in elements.
 _LABEL_BLOCK_ELEMENTS = 1 << 23
@@ -379,11 +382,7 @@ def gan_report(model: Any, data: Any, n: int = 2000, seed: int = 0, permutations
     frames = bool(getattr(model, "frames", False))
 
     def read(y: Tensor, step: float = dt) -> Tensor:
-        if frames:
-            from hnn.evaluation.video import read_states
-
-            return read_states(y.detach().cpu(), data.spec, abs(step))
-        return model.read_state(y).detach().to(torch.float64)
+        return _read_generated(model, data, y, step)
 
     def energies(states: Tensor) -> Tensor:
         with torch.no_grad():
@@ -426,3 +425,100 @@ def gan_report(model: Any, data: Any, n: int = 2000, seed: int = 0, permutations
         report["residual_reversed"] = physics_residual(backward, system, dt)
         report["energy_drift_reversed"] = energy_drift(energies(backward))
     return report
+
+
+def _read_generated(model: Any, data: Any, y: Tensor, step: float) -> Tensor:
+    """States [N, T, 2n] (float64) of generated observations: the analytic probe for clips, else ``read_state``."""
+    if getattr(model, "frames", False):
+        from hnn.evaluation.video import read_states
+
+        return read_states(y.detach().cpu(), data.spec, abs(step))
+    return model.read_state(y).detach().to(torch.float64)
+
+
+def canonical_prior_report(model: Any, data: Any, temperatures: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0, 4.0),
+                           n: int = 500, seed: int = 0, box_samples: int = 2000, margin: float = 0.1,
+                           num_warmup: int = 300, chains: int = 4, sampler: str = "nuts",
+                           progress: Callable[[str], None] | None = None, **sampler_options: Any) -> dict[str, Any]:
+    """The true energy of motion generated from latent initial states drawn from exp(−H_θ/T).
+
+    H_θ is the GAN's own learned latent Hamiltonian (``model.motion_model.hamiltonian``; a twin without one is a
+    ``TypeError``). A tanh-MLP H_θ is bounded, so exp(−H_θ/T) is improper on the whole latent space: it is
+    restricted to the box B the noise map covers — per latent coordinate the range of N_θ(z) over
+    max(``n``, ``box_samples``) noise draws, widened by ``margin`` × that range on each side (angle coordinates of a
+    pendulum's identity decoder are periodic instead) — and sampled by :func:`hnn.sampling.sample_canonical`
+    (``sampler`` through its box bijection, ``chains`` chains, ``num_warmup`` warmup, ``sampler_options`` passed
+    on, e.g. ``max_tree_depth``). Temperatures are relative to the
+    learned energy scale T₀ = std of H_θ(N_θ(z)) over those noise draws (the scale the GAN matched to the data):
+    T = τ·T₀ for each τ in ``temperatures``. Each ensemble's ``n`` starts are rolled out by the GAN's motion
+    model and decoder and read back to states as in :func:`gan_report`; the true energy of a sequence is the
+    system's H averaged over its steps. ``progress`` (optional) receives one line per temperature.
+
+    Returns ``{"t0", "box_low", "box_high", "data": q, "noise_map": q, "rows": [...]}`` where each q is the
+    quantiles (10, 50, 90 %), the mean and the list (``energies``) of the sequences' true energies (``data``: the
+    ``test`` split; ``noise_map``: ``n`` sequences from noise) and each row holds ``tau``, ``temperature``, the same statistics of its sequences,
+    ``learned_energy_mean`` (mean H_θ of its starts) and ``energy_drift``.
+    """
+    n = check_int("n", n, minimum=2)
+    box_samples = check_int("box_samples", box_samples, minimum=2)
+    if not temperatures or any(isinstance(t, bool) or not isinstance(t, (int, float)) or not math.isfinite(t)
+                               or t <= 0 for t in temperatures):
+        raise ValueError(f"temperatures must be finite numbers > 0, got {temperatures!r}")
+    if isinstance(margin, bool) or not isinstance(margin, (int, float)) or not 0 <= margin < 10:
+        raise ValueError(f"margin must be a number in [0, 10), got {margin!r}")
+    motion = getattr(model, "motion_model", None)
+    hamiltonian = getattr(motion, "hamiltonian", None)
+    if not callable(hamiltonian):
+        raise TypeError(f"the canonical prior needs a motion model with a learned Hamiltonian; "
+                        f"{type(motion).__name__} has none")
+    from hnn.sampling import sample_canonical
+
+    system, dt, steps = data.system, float(data.dt), int(data.steps)
+    generator = torch.Generator().manual_seed(check_int("seed", seed))
+    weight = next(model.parameters())
+    dim = int(motion.dim)
+    with torch.no_grad():
+        _, latent = model.generate(z=model.noise(max(n, box_samples), generator), steps=1, return_latent=True)
+        starts = latent[:, 0].to(torch.float64)
+        learned = hamiltonian(starts.to(weight.dtype)).to(torch.float64)
+    t0 = float(learned.std())
+    low, high = starts.amin(0), starts.amax(0)
+    width = (high - low).clamp_min(1e-6)
+    low, high = low - margin * width, high + margin * width
+    angles = list(model.latent_angles)
+    periodic = angles + [False] * (dim - len(angles))
+
+    def energy(x: Tensor) -> Tensor:
+        return hamiltonian(x.to(weight.dtype)).to(x.dtype)
+
+    def true_energy(x0: Tensor) -> tuple[Tensor, Tensor]:
+        with torch.no_grad():
+            states = _read_generated(model, data, model.decode(model.motion(x0.to(weight.dtype), steps=steps)), dt)
+            return system.hamiltonian(states).to(torch.float64), states
+
+    def summary(e: Tensor) -> dict[str, Any]:
+        q = torch.quantile(e, torch.tensor([0.1, 0.5, 0.9], dtype=e.dtype))
+        return {"q10": float(q[0]), "median": float(q[1]), "q90": float(q[2]), "mean": float(e.mean()),
+                "energies": e.tolist()}
+
+    with torch.no_grad():
+        real = _read_generated(model, data, model.observe(data.trajectories("test")), dt) \
+            if not getattr(model, "frames", False) else _read_generated(model, data, data.clips("test"), dt)
+        data_energy = system.hamiltonian(real).to(torch.float64).mean(1)
+        noise_energy = true_energy(starts[:n])[0].mean(1)
+    rows = []
+    for tau in temperatures:
+        x0 = sample_canonical(energy, float(tau) * t0, n, dim=dim, periodic=periodic,
+                              domain=(low.tolist(), high.tolist()), chains=chains, num_warmup=num_warmup,
+                              sampler=sampler, generator=generator, **sampler_options)
+        energies, _ = true_energy(x0)
+        with torch.no_grad():
+            learned_mean = float(hamiltonian(x0.to(weight.dtype)).to(torch.float64).mean())
+        rows.append({"tau": float(tau), "temperature": float(tau) * t0, **summary(energies.mean(1)),
+                     "learned_energy_mean": learned_mean, "energy_drift": energy_drift(energies)})
+        if progress is not None:
+            row = rows[-1]
+            progress(f"τ = {tau:g} (T = {row['temperature']:.4g}): true energy median {row['median']:.4g} "
+                     f"(10–90 % {row['q10']:.4g}–{row['q90']:.4g}), mean H_θ {learned_mean:.4g}")
+    return {"t0": t0, "box_low": low.tolist(), "box_high": high.tolist(), "data": summary(data_energy),
+            "noise_map": summary(noise_energy), "rows": rows}

@@ -23,6 +23,11 @@ every metric read off the frames by the analytic probe (:func:`hnn.evaluation.ga
 and the frame MMD²; the figures are ``gan_video_<system>.gif`` (real / Hamiltonian / twins side by side) and
 ``gan_video_<system>.png`` (frame strips with the read-off energy under each), logged to wandb as a video and an
 image.
+
+``--prior CKPT [CKPT ...]``: no training; the energy-based prior (:func:`hnn.evaluation.canonical_prior_report`) of
+trained Hamiltonian GANs, one checkpoint per training seed: the latent initial state drawn from exp(−H_θ/T) at
+τ = T / T₀ in ``--temperatures``, the true energy of the generated motion against τ. Writes ``prior.json``,
+``prior.md`` (median and range over the checkpoints) and ``prior_<system>.png``.
 """
 from __future__ import annotations
 
@@ -44,7 +49,7 @@ from hnn.paths import config_file
 from hnn.validate import check_int
 
 __all__ = ["GANRun", "training_argv", "run_one", "aggregate", "format_table", "draw_figures", "draw_video_figures",
-           "main", "MODELS", "SYSTEMS"]
+           "recorded_data", "run_prior", "format_prior_table", "main", "MODELS", "SYSTEMS"]
 
 SYSTEMS = ("spring", "pendulum")
 MODELS = {"hgan": "Hamiltonian GAN (learned H, leapfrog)", "hgan_mlp_twin": "twin: MLP vector field (rk4)",
@@ -56,6 +61,10 @@ METRICS = ("energy_w1", "energy_drift", "physics_residual", "mmd2", "residual_ha
 VIDEO_METRICS = ("period_error", "frame_mmd2")
 VIDEO_SYSTEMS = ("pendulum",)  # the systems with video configs
 QUICK = {"max_steps": 20, "n_data": 64, "n": 64, "permutations": 20}
+PRIOR_TEMPERATURES = (0.25, 0.5, 1.0, 2.0, 4.0)  # τ = T / T₀, T₀ the learned energy's spread over the noise map
+# the prior's sampler settings: full runs, and --quick (a smoke run; a shallow tree keeps it seconds long)
+PRIOR_SAMPLING = {"box_samples": 2000, "num_warmup": 300, "chains": 4}
+PRIOR_QUICK = {"box_samples": 100, "num_warmup": 50, "chains": 2, "max_tree_depth": 5}
 
 
 @dataclass(frozen=True)
@@ -325,6 +334,104 @@ def log_to_wandb(out: Path, table: dict[str, Any], text: str, figures: Sequence[
     return mode
 
 
+# ---------------------------------------------------------------------------------------------------- the prior
+def recorded_data(checkpoint: str | Path, model: Any) -> Any:
+    """The data module a GAN checkpoint was trained on, rebuilt from the settings recorded in it (a clip module
+    for a frame GAN, else a trajectory module); a checkpoint with no recorded data settings is a ValueError."""
+    import inspect
+
+    from hnn.data import TrajectoryDataModule, VideoDataModule
+    from hnn.training.checkpoint import read_checkpoint
+
+    record = read_checkpoint(checkpoint).get("datamodule_hyper_parameters")
+    if not isinstance(record, dict) or "system" not in record:
+        raise ValueError(f"{str(checkpoint)!r} records no data settings (no datamodule_hyper_parameters with a "
+                         "system); it was not written by scripts/train.py")
+    cls = VideoDataModule if getattr(model, "frames", False) else TrajectoryDataModule
+    accepted = inspect.signature(cls.__init__).parameters
+    return cls(**{k: v for k, v in record.items() if k in accepted})
+
+
+def run_prior(checkpoints: Sequence[str], temperatures: Sequence[float] = PRIOR_TEMPERATURES, n: int = 500,
+              quick: bool = False) -> list[dict[str, Any]]:
+    """:func:`hnn.evaluation.canonical_prior_report` of each checkpoint (a trained Hamiltonian GAN), with its
+    ``system``, ``checkpoint`` and ``label`` (the run folder's name) added; prints a line per temperature."""
+    import hnn
+    from hnn.evaluation.gan import canonical_prior_report
+    from hnn.models import HamiltonianGAN
+
+    reports = []
+    for checkpoint in checkpoints:
+        model = hnn.load(checkpoint, expected_class=HamiltonianGAN)
+        data = recorded_data(checkpoint, model)
+        system = str(data.hparams.system)
+        folders = [part for part in Path(checkpoint).parent.parts
+                   if part != "checkpoints" and not part.startswith("version_")]
+        label = folders[-1] if folders else Path(checkpoint).stem  # the run's name: runs/<name>/version_k/checkpoints
+        _log(f"  prior of {label} ({system}, {checkpoint})")
+        report = canonical_prior_report(model, data, temperatures=tuple(temperatures), n=n,
+                                        progress=lambda line: _log("    " + line),
+                                        **(PRIOR_QUICK if quick else PRIOR_SAMPLING))
+        reports.append({"system": system, "checkpoint": str(checkpoint), "label": label, **report})
+    return reports
+
+
+def _median_range(values: Sequence[float], fmt: str = ".3g") -> str:
+    if len(values) == 1:
+        return format(values[0], fmt)
+    return f"{statistics.median(values):{fmt}} ({min(values):{fmt}}–{max(values):{fmt}})"
+
+
+def format_prior_table(reports: Sequence[dict[str, Any]], quick: bool = False) -> str:
+    """Markdown: per system a row per τ, median (min–max) over the checkpoints of the generated sequences' true
+    energy (median, 10 % and 90 % quantiles, mean), the mean learned H_θ of the starts and the energy drift; the
+    data's and the noise map's true energy beside them."""
+    lines = []
+    for system in sorted({r["system"] for r in reports}):
+        runs = [r for r in reports if r["system"] == system]
+        lines += [f"### {system}: latent starts from exp(−H_θ/T), T = τ·T₀ ({len(runs)} run(s))"
+                  + (" (QUICK: not a result)" if quick else ""), "",
+                  "| τ | T | true energy: median | q10 | q90 | mean | mean H_θ of the starts | energy drift |",
+                  "|" + "---|" * 8]
+        for j, row in enumerate(runs[0]["rows"]):
+            cells = [f"{row['tau']:g}", _median_range([r["rows"][j]["temperature"] for r in runs])]
+            cells += [_median_range([r["rows"][j][k] for r in runs]) for k in
+                      ("median", "q10", "q90", "mean", "learned_energy_mean", "energy_drift")]
+            lines.append("| " + " | ".join(cells) + " |")
+        for name, key in (("noise map (the trained prior)", "noise_map"), ("data (test split)", "data")):
+            cells = [name, "–"] + [_median_range([r[key][k] for r in runs]) for k in ("median", "q10", "q90", "mean")]
+            lines.append("| " + " | ".join(cells) + " | – | – |")
+        lines += ["", "Median (min–max) over the checkpoints; T₀ = std of H_θ over the noise map's starts; the starts "
+                  "are confined to the box the noise map covers (±10 %); true energy: the system's H averaged over "
+                  "a generated sequence, read back as the GAN protocol reads it.", ""]
+    return "\n".join(lines)
+
+
+def prior_main(args: argparse.Namespace, command: str) -> int:
+    from hnn.evaluation.figures import draw_canonical_prior
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    n = QUICK["n"] if args.quick else args.n
+    print(f"evaluate_gan --prior: {len(args.prior)} checkpoint(s), τ {list(args.temperatures)}, {n} starts each "
+          f"-> {out}" + (" (QUICK)" if args.quick else ""), flush=True)
+    start = time.perf_counter()
+    reports = run_prior(args.prior, args.temperatures, n=n, quick=args.quick)
+    payload = {"command": command, "quick": args.quick, "temperatures": list(args.temperatures), "n": n,
+               "reports": reports, "seconds": time.perf_counter() - start}
+    atomic_write_text(out / "prior.json", json.dumps(payload, indent=1) + "\n")
+    text = format_prior_table(reports, quick=args.quick)
+    atomic_write_text(out / "prior.md", text + "\n")
+    figures = [draw_canonical_prior(str(out / f"prior_{system}.png"), [r for r in reports if r["system"] == system],
+                                    title=f"{system}: a Hamiltonian GAN's latent starts drawn from exp(−H_θ/T)")
+               for system in sorted({r["system"] for r in reports})]
+    print()
+    print(text)
+    print(f"wrote {out / 'prior.json'}, {out / 'prior.md'}, {', '.join(figures)} in "
+          f"{time.perf_counter() - start:.0f} s")
+    return 0
+
+
 # ---------------------------------------------------------------------------------------------------- the program
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter)
@@ -342,7 +449,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--quick", action="store_true", help="smoke run: 20 steps on 64 trajectories, one lr, one seed")
     p.add_argument("--video", action="store_true",
                    help="the video GANs (hgan_video_*.yaml; pendulum only), judged from their pixels; GIF and PNG")
+    p.add_argument("--prior", nargs="+", metavar="CKPT", default=None,
+                   help="no training: the energy-based prior of these trained Hamiltonian GANs (one per seed)")
+    p.add_argument("--temperatures", nargs="+", type=float, default=list(PRIOR_TEMPERATURES),
+                   help="--prior: τ = T / T₀ (default %(default)s)")
     args = p.parse_args(argv)
+    if any(not t > 0 or t != t or t == float("inf") for t in args.temperatures):
+        p.error(f"--temperatures must be finite and > 0, got {args.temperatures}")
     if args.video:
         given = sys.argv[1:] if argv is None else argv
         if not any(a == "--systems" or a.startswith("--systems=") for a in given):
@@ -362,10 +475,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     command = "python scripts/evaluate_gan.py " + " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None
                                                                                    else argv))
+    if args.prior:
+        return prior_main(args, command)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
     common = dict(out=str(out), max_steps=args.max_steps, n=args.n, permutations=args.permutations, quick=args.quick,
                   video=args.video)
     first, rest = args.seeds[0], args.seeds[1:]
