@@ -279,7 +279,7 @@ def test_gan_report_has_every_metric_and_no_dt_checks_for_the_gru():
 
 def test_canonical_prior_samples_the_learned_energy_and_its_mean_rises_with_temperature():
     """d<H>/dT = Var(H)/T² ≥ 0 for any canonical ensemble: the mean learned energy of the sampled starts rises with
-    T; every start lies in the box; the pendulum's latent angle is periodic; a twin without H is refused."""
+    T; the statistics are finite and ordered; a twin without H is refused."""
     torch.manual_seed(0)
     gan = make_gan("hamiltonian", angles=[True]).eval()
     data = _tiny_data("pendulum", n=50)
@@ -292,7 +292,6 @@ def test_canonical_prior_samples_the_learned_energy_and_its_mean_rises_with_temp
         assert all(math.isfinite(row[k]) for k in ("q10", "median", "q90", "mean", "energy_drift"))
         assert row["q10"] <= row["median"] <= row["q90"]
     assert math.isfinite(report["data"]["mean"]) and math.isfinite(report["noise_map"]["mean"])
-    assert gan.latent_angles == [True]
     with pytest.raises(TypeError, match="learned Hamiltonian"):
         canonical_prior_report(make_gan("mlp", angles=[True]).eval(), data, n=10)
     with pytest.raises(ValueError, match="temperatures"):

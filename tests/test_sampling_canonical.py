@@ -113,3 +113,31 @@ def test_non_normalisable_ensembles_raise():
         sample_canonical(lambda x: (x**2).sum(-1), 1.0, 10, dim=2, domain=(1.0, -1.0))
     with pytest.raises(ValueError, match="sampler"):
         sample_canonical(get("pendulum"), 1.0, 10, sampler="gibbs")
+
+
+@pytest.mark.filterwarnings("ignore::hnn.sampling.SamplingWarning")  # short run: the weights are tested
+def test_tempering_weighs_the_wells_of_a_double_well():
+    """V(q) = 4(q² − 1)² + q/2 on the box [−2, 2], H = V + p², T = 0.3: a barrier of ≈ 13 T between wells whose
+    weights differ (the left one is lower). Every chain starts in the right well; replica exchange must move mass
+    across to give P(q ≤ 0) and E[q] of the quadrature of exp(−V/T)."""
+    temperature = 0.3
+
+    def hamiltonian(x: torch.Tensor) -> torch.Tensor:
+        q, p = x[..., 0], x[..., 1]
+        return 4.0 * (q * q - 1.0) ** 2 + 0.5 * q + p * p
+
+    start = torch.tensor([[1.0, 0.0]], dtype=F64).repeat(CHAINS, 1)
+    states = sample_canonical(hamiltonian, temperature, 3200, dim=2, domain=([-2.0, -4.0], [2.0, 4.0]),
+                              sampler="tempering", num_replicas=6, max_temperature=30.0, chains=CHAINS,
+                              num_warmup=300, thin=1, initial=start, generator=torch.Generator().manual_seed(3))
+    q = _fold(states)[..., 0]
+
+    def density(x: float) -> float:
+        return math.exp(-(4.0 * (x * x - 1.0) ** 2 + 0.5 * x) / temperature)
+
+    norm = integrate.quad(density, -2.0, 2.0, points=(-1.0, 1.0))[0]
+    left = integrate.quad(density, -2.0, 0.0, points=(-1.0,))[0] / norm
+    mean = integrate.quad(lambda x: x * density(x), -2.0, 2.0, points=(-1.0, 1.0))[0] / norm
+    assert 0.8 < left < 0.99  # the test's premise: most of the mass is in the well no chain starts in
+    _assert_within_mcse((q <= 0.0).to(F64), left, "P(q ≤ 0)")
+    _assert_within_mcse(q, mean, "E[q]")

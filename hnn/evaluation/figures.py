@@ -330,7 +330,8 @@ def draw_clip_strips(path: str, panels: dict[str, Tensor], energies: dict[str, T
 def draw_canonical_prior(path: str, reports: list[dict[str, Any]], title: str = "") -> str:
     """The energy-based prior of a Hamiltonian GAN, one :func:`hnn.evaluation.canonical_prior_report` per training
     seed. Left: the true energy of the generated sequences against τ = T / T₀ (log axis): per seed the median and
-    the 10–90 % band, beside the data's median and 10–90 % band (grey) and the noise map's median (dashed). Right:
+    the 10–90 % range (log axes), beside the data's median and 10–90 % band (grey) and the noise map's median
+    (dashed). Right:
     histograms of the first report's true energies at every τ against the data's. Writes the PNG atomically;
     returns ``path``."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -350,14 +351,17 @@ def draw_canonical_prior(path: str, reports: list[dict[str, Any]], title: str = 
     left.axhline(data["median"], color="0.4", lw=1.2, label="data, median")
     for k, report in enumerate(reports):
         c = colors[k % len(colors)]
-        x = [row["tau"] for row in report["rows"]]
-        left.fill_between(x, [row["q10"] for row in report["rows"]], [row["q90"] for row in report["rows"]],
-                          color=c, alpha=0.18)
-        left.plot(x, [row["median"] for row in report["rows"]], "o-", color=c, lw=1.5,
-                  label=report.get("label", f"run {k}") + ": prior, median and 10–90 %")
+        shift = 1.06 ** (k - (len(reports) - 1) / 2)  # side by side on the log axis, so the bars do not overlap
+        x = [row["tau"] * shift for row in report["rows"]]
+        median = [row["median"] for row in report["rows"]]
+        spread = [[m - row["q10"] for m, row in zip(median, report["rows"])],
+                  [row["q90"] - m for m, row in zip(median, report["rows"])]]
+        left.errorbar(x, median, yerr=spread, fmt="o-", color=c, lw=1.5, capsize=3,
+                      label=report.get("label", f"run {k}") + ": prior, median and 10–90 %")
         left.axhline(report["noise_map"]["median"], color=c, ls="--", lw=1.0)
     left.plot([], [], "k--", lw=1.0, label="noise map, median")
     left.set_xscale("log")
+    left.set_yscale("log")
     left.minorticks_off()
     left.set_xticks(taus)
     left.set_xticklabels([f"{t:g}" for t in taus])

@@ -445,8 +445,8 @@ def canonical_prior_report(model: Any, data: Any, temperatures: tuple[float, ...
     H_θ is the GAN's own learned latent Hamiltonian (``model.motion_model.hamiltonian``; a twin without one is a
     ``TypeError``). A tanh-MLP H_θ is bounded, so exp(−H_θ/T) is improper on the whole latent space: it is
     restricted to the box B the noise map covers — per latent coordinate the range of N_θ(z) over
-    max(``n``, ``box_samples``) noise draws, widened by ``margin`` × that range on each side (angle coordinates of a
-    pendulum's identity decoder are periodic instead) — and sampled by :func:`hnn.sampling.sample_canonical`
+    max(``n``, ``box_samples``) noise draws, widened by ``margin`` × that range on each side; a pendulum's latent
+    angle too, since H_θ is an MLP of the unwrapped angle, not periodic in it — and sampled by :func:`hnn.sampling.sample_canonical`
     (``sampler`` through its box bijection, ``chains`` chains, ``num_warmup`` warmup, ``sampler_options`` passed
     on, e.g. ``max_tree_depth``). Temperatures are relative to the
     learned energy scale T₀ = std of H_θ(N_θ(z)) over those noise draws (the scale the GAN matched to the data):
@@ -485,8 +485,6 @@ def canonical_prior_report(model: Any, data: Any, temperatures: tuple[float, ...
     low, high = starts.amin(0), starts.amax(0)
     width = (high - low).clamp_min(1e-6)
     low, high = low - margin * width, high + margin * width
-    angles = list(model.latent_angles)
-    periodic = angles + [False] * (dim - len(angles))
 
     def energy(x: Tensor) -> Tensor:
         return hamiltonian(x.to(weight.dtype)).to(x.dtype)
@@ -508,7 +506,7 @@ def canonical_prior_report(model: Any, data: Any, temperatures: tuple[float, ...
         noise_energy = true_energy(starts[:n])[0].mean(1)
     rows = []
     for tau in temperatures:
-        x0 = sample_canonical(energy, float(tau) * t0, n, dim=dim, periodic=periodic,
+        x0 = sample_canonical(energy, float(tau) * t0, n, dim=dim,
                               domain=(low.tolist(), high.tolist()), chains=chains, num_warmup=num_warmup,
                               sampler=sampler, generator=generator, **sampler_options)
         energies, _ = true_energy(x0)

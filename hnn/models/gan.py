@@ -244,14 +244,6 @@ class HamiltonianGAN(LoadableModule):
         return self._generator_parts()[1]
 
     @property
-    def latent_angles(self) -> list[bool]:
-        """One flag per latent q: True where q is an angle of the observation (identity decoder only; the latent
-        coordinates of a learned decoder are the generator's own)."""
-        if self.decoder is not None:
-            return [False] * self.n
-        return [bool(a) for a in self._angles.tolist()]
-
-    @property
     def recurrent(self) -> bool:
         """The motion model is a recurrent map (``rollout``) with no time step, not a vector field."""
         return not callable(getattr(self.field, "vector_field", None))

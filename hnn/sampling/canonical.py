@@ -22,6 +22,7 @@ from torch import Tensor
 
 from hnn.sampling.hmc import HMC
 from hnn.sampling.nuts import NUTS
+from hnn.sampling.tempering import ParallelTempering
 from hnn.systems.base import wrap_angle
 
 # hnn.systems whose exp(−H/T) is normalisable once periodic angles are wrapped (quadratic or
@@ -29,7 +30,7 @@ from hnn.systems.base import wrap_angle
 NORMALIZABLE_SYSTEMS = frozenset(
     {"spring", "mass_spring", "damped_mass_spring", "pendulum", "ideal_pendulum", "damped_pendulum", "double_pendulum"}
 )
-SAMPLERS = ("nuts", "hmc")
+SAMPLERS = ("nuts", "hmc", "tempering")
 
 
 def sample_canonical(
@@ -58,6 +59,8 @@ def sample_canonical(
     ``hamiltonian.dim`` when present).  ``periodic``: one flag per generalised coordinate q
     (first half of the state; default ``hamiltonian.periodic`` or none).  ``domain``: (low, high),
     scalars or length-``dim`` sequences, a finite box for the non-periodic coordinates.
+    ``sampler``: ``"nuts"``, ``"hmc"`` or ``"tempering"`` (:class:`ParallelTempering`: replica exchange, for an
+    H with wells that one chain does not cross at T); ``sampler_options`` go to its constructor.
     """
     energy_fn: Callable[[Tensor], Tensor]
     if hasattr(hamiltonian, "hamiltonian") and callable(hamiltonian.hamiltonian):
@@ -158,6 +161,8 @@ def sample_canonical(
     draws = math.ceil(n / initial.shape[0]) * thin
     if sampler == "nuts":
         mcmc = NUTS(energy, mass=sampler_options.pop("mass", "diag"), **sampler_options)
+    elif sampler == "tempering":  # replica exchange between exp(−H/(T·T_k)), for energies with several wells
+        mcmc = ParallelTempering(energy, **sampler_options)
     else:
         mcmc = HMC(energy, **sampler_options)
     result = mcmc.sample(start, num_samples=draws, num_warmup=num_warmup, generator=generator)
