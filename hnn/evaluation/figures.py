@@ -367,7 +367,7 @@ def draw_canonical_prior(path: str, reports: list[dict[str, Any]], title: str = 
     left.set_xticklabels([f"{t:g}" for t in taus])
     left.set_xlabel("τ = T / T₀  (T₀: spread of H_θ over the noise map's starts)")
     left.set_ylabel("true energy of a generated sequence")
-    left.legend(fontsize=7, loc="upper left")
+    left.legend(fontsize=7, loc="lower right")
     first = reports[0]
     values = [torch.tensor(first["data"]["energies"])] + [torch.tensor(row["energies"]) for row in first["rows"]]
     top = float(torch.quantile(torch.cat(values), 0.99))

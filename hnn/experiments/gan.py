@@ -27,7 +27,8 @@ image.
 ``--prior CKPT [CKPT ...]``: no training; the energy-based prior (:func:`hnn.evaluation.canonical_prior_report`) of
 trained Hamiltonian GANs, one checkpoint per training seed: the latent initial state drawn from exp(−H_θ/T) at
 τ = T / T₀ in ``--temperatures``, the true energy of the generated motion against τ. Writes ``prior.json``,
-``prior.md`` (median and range over the checkpoints) and ``prior_<system>.png``.
+``prior.md`` (median and range over the checkpoints) and ``prior_<system>.png``, and logs the figures and the table
+to a wandb run named ``evaluate_gan_prior``.
 """
 from __future__ import annotations
 
@@ -312,7 +313,8 @@ def draw_figures(results: Sequence[GANResult], out: Path, seed: int = 0, n_show:
     return paths
 
 
-def log_to_wandb(out: Path, table: dict[str, Any], text: str, figures: Sequence[str]) -> str | None:
+def log_to_wandb(out: Path, table: dict[str, Any], text: str, figures: Sequence[str],
+                 name: str = "evaluate_gan") -> str | None:
     """One wandb run (offline unless the user's settings say otherwise; none when ``WANDB_MODE=disabled``) with the
     comparison figures, the table as text and the goals in its summary; returns the mode used, None when off."""
     from hnn.training.cli import wandb_mode
@@ -322,7 +324,7 @@ def log_to_wandb(out: Path, table: dict[str, Any], text: str, figures: Sequence[
         return None
     import wandb
 
-    run = wandb.init(project="hnn", name="evaluate_gan", dir=str(out), mode="offline" if mode == "dryrun" else mode,
+    run = wandb.init(project="hnn", name=name, dir=str(out), mode="offline" if mode == "dryrun" else mode,
                      job_type="evaluation")
     try:
         media = {Path(p).stem + ("_video" if p.endswith(".gif") else ""):
@@ -405,11 +407,12 @@ def format_prior_table(reports: Sequence[dict[str, Any]], quick: bool = False) -
         for name, key in (("noise map (the trained prior)", "noise_map"), ("data (test split)", "data")):
             cells = [name, "–"] + [_median_range([r[key][k] for r in runs]) for k in ("median", "q10", "q90", "mean")]
             lines.append("| " + " | ".join(cells) + " | – | – | – |")
-        lines += ["", "Median (min–max) over the checkpoints; T₀ = std of H_θ over the noise map's starts; the starts "
-                  "are confined to the box the noise map covers (±10 %); true energy: the system's H averaged over "
-                  "a generated sequence, read back as the GAN protocol reads it. mean / T is 1 when H_θ = H + const "
-                  "on a quadratic H with one degree of freedom (equipartition: ⟨q² + p²⟩ = T), until the box "
-                  "truncates the ensemble.", ""]
+        lines.append("")
+    lines.append("Median (min–max) over the checkpoints; T₀ = std of H_θ over the noise map's starts; the starts are "
+                 "confined to the box the noise map covers (±10 %); true energy: the system's H averaged over a "
+                 "generated sequence, read back as the GAN protocol reads it. mean / T is 1 when H_θ = H + const on "
+                 "a quadratic H with one degree of freedom (equipartition: ⟨q² + p²⟩ = T), until the box truncates "
+                 "the ensemble.")
     return "\n".join(lines)
 
 
@@ -431,10 +434,11 @@ def prior_main(args: argparse.Namespace, command: str) -> int:
     figures = [draw_canonical_prior(str(out / f"prior_{system}.png"), [r for r in reports if r["system"] == system],
                                     title=f"{system}: a Hamiltonian GAN's latent starts drawn from exp(−H_θ/T)")
                for system in sorted({r["system"] for r in reports})]
+    logged = log_to_wandb(out, {}, text, figures, name="evaluate_gan_prior")
     print()
     print(text)
     print(f"wrote {out / 'prior.json'}, {out / 'prior.md'}, {', '.join(figures)} in "
-          f"{time.perf_counter() - start:.0f} s")
+          f"{time.perf_counter() - start:.0f} s" + (f"; wandb ({logged}) under {out / 'wandb'}" if logged else ""))
     return 0
 
 
