@@ -24,9 +24,12 @@ The state of a leaf is packed in one row per chain, z = [q | ∂U/∂q | U | H |
 momentum sum of the subtree), integrated in place, so a leaf's progressive choice is one ``torch.where`` on z,
 a checkpoint [c | p | v] one copy, and the tree's two ends one (2, chains, 5D + 2) tensor merged by one
 ``torch.where``; these buffers and their views are made once per (chains, D, dtype, device, max_tree_depth).
-On the CPU (float32/float64) the same steps run on NumPy views of these buffers (``tree_backend``): the
-gradient is still one torch call, on a tensor sharing the leaf's memory.  One chain keeps its scalars (energies,
-log weights, the choices and flags) as Python numbers, so a branch replaces each masked merge.  The three
+On the CPU (float32/float64) the same steps run on NumPy (``tree_backend``), with the leaf state as one
+contiguous (chains, D) array per quantity instead of the packed row (an elementwise operation on a column block
+of a packed buffer costs about twice as much), and row gathers and scatters instead of masked merges: the
+gradient is still one torch call, on a tensor sharing q's memory.  One chain works on NumPy views of the packed
+buffers and keeps its scalars (energies, log weights, the choices and flags) as Python numbers, so a branch
+replaces each masked merge.  The three
 builders make the same trees from the same random numbers (tests/test_sampling_nuts.py checks each against
 the reference).
 """
@@ -263,15 +266,17 @@ class NUTS(MCMCSampler):
 
     def _transition_numpy(self, state: ChainState, step_size: Tensor, potential: Potential, kinetic, generator):
         """``_transition_torch`` step for step on NumPy arrays (a NumPy operation on these small arrays costs a
-        fraction of a torch dispatch); the random numbers come from the same torch generator."""
+        fraction of a torch dispatch); the random numbers come from the same torch generator. The leaf state is
+        one contiguous (chains, D) array per quantity, not the packed row: an elementwise operation on a column
+        block of the packed buffer runs about twice as long as on a contiguous array."""
         chains, dim = state.q.shape
         dtype, device = state.q.dtype, state.q.device
         max_depth = self.max_tree_depth
-        ws = self._workspace_numpy(chains, dim, dtype)
-        o_f, o_u, o_h, o_c, o_p, o_v = ws.offsets
-        z, sub = ws.z, ws.sub_qfuh
-        qfuh = z[:, :o_c]  # what a proposal keeps: [q | f | U | H]
-        q, f, u, energy, c, p, v = ws.q, ws.f, ws.u, ws.energy, ws.c, ws.p, ws.v
+        ws = self._workspace_split(chains, dim, dtype)
+        q, f, u, energy, c, p, v, kick = ws.q, ws.f, ws.u, ws.energy, ws.c, ws.p, ws.v, ws.kick
+        sub_q, sub_f, sub_u, sub_h = ws.sub
+        edges = ws.edges  # (q, f, U, H, p, v) of the tree's backward (0) and forward (1) ends, (2, chains, ...)
+        edge_rows = ws.edge_rows  # the same as (2 * chains, ...): row e * chains + i is end e of chain i
         kin = _NumpyKinetic(kinetic)
         inf = math.inf
 
@@ -280,49 +285,52 @@ class NUTS(MCMCSampler):
         forward_t, log_u_merge_t = self._tree_randoms(chains, dtype, device, generator)
         forward_dirs, log_u_merge = forward_t.numpy(), log_u_merge_t.numpy()
         step = float(step_size)
-        z0 = np.empty((chains, 5 * dim + 2), dtype=z.dtype)
-        z0[:, :o_f], z0[:, o_f:o_u], z0[:, o_u], z0[:, o_c:o_p], z0[:, o_p:o_v] = q0, force0, pe0, 0.0, p0
-        kin.hamiltonian_into(z0[:, o_p:o_v], z0[:, o_u], z0[:, o_v:], z0[:, o_h])
-        h_initial = z0[:, o_h].copy()
+        for end, value in zip(edges, (q0, force0, pe0, None, p0, None)):
+            if value is not None:
+                end[...] = value
+        e_q, e_f, e_u, e_h, e_p, e_v = edges
+        kin.hamiltonian_into(p0, pe0, e_v[0], e_h[0])
+        e_v[1], e_h[1] = e_v[0], e_h[0]
+        h_initial = e_h[0].copy()
         threshold = h_initial + self.max_energy_error  # a leaf with H above it (or H not finite) diverges
-        edges = np.stack((z0, z0))  # (2, chains, width): the tree's backward (0) and forward (1) ends
-        edge_rows = edges.reshape(2 * chains, -1)  # row e * chains + i is end e of chain i
         # per depth, the row of each chain's growing end (forward: 1, backward: 0); masked copies over whole
         # buffers cost more than gathering and scattering the rows that change
         chain_index = np.arange(chains)
         growing_rows = forward_dirs.astype(np.intp) * chains + chain_index
         other_rows = (~forward_dirs).astype(np.intp) * chains + chain_index
-        edge_pv_rows = edges[:, :, o_p:].reshape(2 * chains, -1)  # [p | v] of edge_rows (a view)
+        er_q, er_f, er_u, er_h, er_p, er_v = edge_rows
         drift = kin.drift(1.0)  # q <- q + h * drift * p for a linear velocity M^-1 p (None: velocity_into)
-        kick = ws.kick  # (chains, D) scratch of the kicks and drifts
-        prop = z0[:, :o_c].copy()  # the tree's current proposal [q | f | U | H]
+        prop_q, prop_f, prop_u, prop_h = q0.copy(), force0.copy(), pe0.copy(), h_initial.copy()  # the proposal
         rho = p0.copy()
-        steps = np.where(forward_dirs, step, -step).astype(z.dtype)[..., None]  # (max_depth, chains, 1)
+        steps = np.where(forward_dirs, step, -step).astype(q.dtype)[..., None]  # (max_depth, chains, 1)
         half_kicks = -0.5 * steps
-        log_weight = np.zeros(chains, dtype=z.dtype)
+        log_weight = np.zeros(chains, dtype=q.dtype)
         active = np.ones(chains, dtype=bool)
         depth = np.zeros(chains, dtype=np.int64)
-        sum_accept = np.zeros(chains, dtype=z.dtype)
+        sum_accept = np.zeros(chains, dtype=q.dtype)
         n_steps = np.zeros(chains, dtype=np.int64)
         divergent = np.zeros(chains, dtype=bool)
-        contiguous_q = ws.q_contiguous
+        q_tensor = ws.q_tensor  # shares q's memory
 
         with np.errstate(invalid="ignore", over="ignore"):
             for d in range(max_depth):
                 if d > 0 and not active.any():
                     break
                 rows = growing_rows[d]
-                np.take(edge_rows, rows, axis=0, out=z)
+                for rows_of, leaf in zip(edge_rows, (q, f, u, energy, p, v)):
+                    np.take(rows_of, rows, axis=0, out=leaf)
                 c[...] = 0.0
-                np.copyto(sub, qfuh)
+                for proposal, leaf in zip(ws.sub, (q, f, u, energy)):
+                    np.copyto(proposal, leaf)
                 h, half_kick = steps[d], half_kicks[d]
                 h_drift = None if drift is None else h * drift
                 n_leaves = 1 << d
                 level = ws.levels[d]
+                start_c, start_p, start_v, end_p, end_v = level.start_c, level.start_p, level.start_v, level.end_p, level.end_v
                 log_u_leaf = torch.rand(n_leaves, chains, dtype=dtype, device=device, generator=generator).log_().numpy()
                 level.active[...] = False
                 sub_active = active
-                sub_log_weight = np.full(chains, -inf, dtype=z.dtype)
+                sub_log_weight = np.full(chains, -inf, dtype=q.dtype)
                 for k in range(n_leaves):
                     if k > 0 and k % self.check_every == 0 and not sub_active.any():
                         break  # every chain's subtree has ended: the rest of the batch would be pure padding
@@ -331,7 +339,7 @@ class NUTS(MCMCSampler):
                         q += np.multiply(kin.velocity_into(p, v), h, out=kick)
                     else:  # v is written with H below
                         q += np.multiply(p, h_drift, out=kick)
-                    value, grad = potential(torch.from_numpy(q if contiguous_q else np.ascontiguousarray(q)))
+                    value, grad = potential(q_tensor)
                     f[...] = grad.numpy()
                     u[...] = value.numpy()
                     p += np.multiply(f, half_kick, out=kick)
@@ -344,29 +352,31 @@ class NUTS(MCMCSampler):
                     new_sub_log_weight = np.logaddexp(sub_log_weight, log_w)
                     chosen = np.flatnonzero(log_u_leaf[k] < log_w - new_sub_log_weight)
                     if chosen.size:
-                        sub[chosen] = qfuh[chosen]
+                        sub_q[chosen], sub_f[chosen], sub_u[chosen], sub_h[chosen] = \
+                            q[chosen], f[chosen], u[chosen], energy[chosen]
                     sub_log_weight = new_sub_log_weight
-                    level.start_writes[_trailing_zeros(k, d)][...] = ws.cpv
+                    block_starts = _trailing_zeros(k, d) + 1
+                    start_c[:block_starts], start_p[:block_starts], start_v[:block_starts] = c, p, v
                     c += p
                     keep = ok
                     levels = _trailing_ones(k)
                     if levels:
-                        s_c, s_v, m_c, m_p, m_v, e_p, e_v = level.checks[levels]
+                        s_c, s_v, m_c, m_p, m_v, e_p_, e_v_ = level.checks[levels]
                         dots = level.dots[levels]
                         rho_full = c - s_c
                         rho_ext1 = m_c - s_c + m_p
-                        rho_ext2 = c - m_c + e_p
+                        rho_ext2 = c - m_c + e_p_
                         np.vecdot(s_v, rho_full, out=dots[0])
                         np.vecdot(v, rho_full, out=dots[1])
                         np.vecdot(s_v, rho_ext1, out=dots[2])
                         np.vecdot(m_v, rho_ext1, out=dots[3])
-                        np.vecdot(e_v, rho_ext2, out=dots[4])
+                        np.vecdot(e_v_, rho_ext2, out=dots[4])
                         np.vecdot(v, rho_ext2, out=dots[5])
                         keep = keep & (dots.reshape(-1, chains).min(0) > 0)
                         if levels < d:
-                            level.end_writes[levels][...] = ws.pv
+                            end_p[:levels + 1], end_v[:levels + 1] = p, v
                     elif d > 0:
-                        level.end_writes[0][...] = ws.pv
+                        end_p[:1], end_v[:1] = p, v
                     sub_active = sub_active & keep
                 # ---- statistics of the steps each chain really took, then merge the subtree into the tree
                 leaf_active = level.active
@@ -376,41 +386,44 @@ class NUTS(MCMCSampler):
                 divergent |= (leaf_active & (leaf_log_w == -inf)).any(0)
                 valid = sub_active
                 # the merge's U-turn checks (_turn_dots) in the old tree's terms, the same in both directions: its
-                # end the subtree grew from (near) and its other end (far), the subtree's first leaf (level.first_pv)
-                # and last leaf (z). Forward, [a | b] = [old | subtree]; backward, [subtree reversed | old]: the
-                # six products are the same set, and rho_a + rho_b = rho + c either way.
-                near, far = np.take(edge_pv_rows, rows, axis=0), np.take(edge_pv_rows, other_rows[d], axis=0)
-                first_p, first_v = level.first_pv[:, :dim], level.first_pv[:, dim:]
+                # end the subtree grew from (near) and its other end (far), the subtree's first leaf (start_p[d],
+                # start_v[d]) and last leaf (p, v). Forward, [a | b] = [old | subtree]; backward, [subtree reversed
+                # | old]: the six products are the same set, and rho_a + rho_b = rho + c either way.
+                near_p, near_v = np.take(er_p, rows, axis=0), np.take(er_v, rows, axis=0)
+                far_v = np.take(er_v, other_rows[d], axis=0)
+                first_p, first_v = start_p[d], start_v[d]
                 rho_total = rho + c
                 rho_ext_old = rho + first_p  # the old tree extended by the subtree's first leaf
-                rho_ext_sub = c + near[:, :dim]  # the subtree extended by the old tree's near end
+                rho_ext_sub = c + near_p  # the subtree extended by the old tree's near end
                 dots = ws.dots
-                np.vecdot(far[:, dim:], rho_total, out=dots[0])
+                np.vecdot(far_v, rho_total, out=dots[0])
                 np.vecdot(v, rho_total, out=dots[1])
-                np.vecdot(far[:, dim:], rho_ext_old, out=dots[2])
+                np.vecdot(far_v, rho_ext_old, out=dots[2])
                 np.vecdot(first_v, rho_ext_old, out=dots[3])
-                np.vecdot(near[:, dim:], rho_ext_sub, out=dots[4])
+                np.vecdot(near_v, rho_ext_sub, out=dots[4])
                 np.vecdot(v, rho_ext_sub, out=dots[5])
                 no_turn = dots.min(0) > 0
                 grown = np.flatnonzero(valid)
                 if grown.size:
-                    edge_rows[rows[grown]] = z[grown]
+                    grown_rows = rows[grown]
+                    for rows_of, leaf in zip(edge_rows, (q, f, u, energy, p, v)):
+                        rows_of[grown_rows] = leaf[grown]
                     rho[grown] = rho_total[grown]
                 chosen = np.flatnonzero(valid & (log_u_merge[d] < sub_log_weight - log_weight))
                 if chosen.size:
-                    prop[chosen] = sub[chosen]
+                    prop_q[chosen], prop_f[chosen], prop_u[chosen], prop_h[chosen] = \
+                        sub_q[chosen], sub_f[chosen], sub_u[chosen], sub_h[chosen]
                 log_weight = np.where(valid, np.logaddexp(log_weight, sub_log_weight), log_weight)
                 depth += valid
                 active = valid & no_turn
 
-        new_state = ChainState(torch.from_numpy(prop[:, :o_f].copy()), torch.from_numpy(prop[:, o_u].copy()),
-                               torch.from_numpy(prop[:, o_f:o_u].copy()))
+        new_state = ChainState(torch.from_numpy(prop_q), torch.from_numpy(prop_u), torch.from_numpy(prop_f))
         stats = {
             "accept_prob": torch.from_numpy(sum_accept / np.maximum(n_steps, 1)),
             "divergent": torch.from_numpy(divergent),
             "num_steps": torch.from_numpy(n_steps),
             "tree_depth": torch.from_numpy(depth),
-            "energy": torch.from_numpy(prop[:, o_h].copy()),
+            "energy": torch.from_numpy(prop_h),
         }
         return new_state, stats
 
@@ -542,6 +555,13 @@ class NUTS(MCMCSampler):
         }
         return new_state, stats
 
+    def _workspace_split(self, chains: int, dim: int, dtype: torch.dtype) -> "_SplitWorkspace":
+        key = (chains, dim, dtype, self.max_tree_depth)
+        cached = getattr(self, "_cached_split_workspace", None)
+        if cached is None or cached.key != key:
+            cached = self._cached_split_workspace = _SplitWorkspace(key)
+        return cached
+
     def _workspace_numpy(self, chains: int, dim: int, dtype: torch.dtype) -> "_Workspace":
         key = (chains, dim, dtype, "numpy", self.max_tree_depth)
         cached = getattr(self, "_cached_workspace", None)
@@ -607,9 +627,6 @@ class _Workspace:
         self.q_tensor = torch.from_numpy(self.q) if as_numpy and chains == 1 else None  # shares z's memory
         self.neg_inf = torch.tensor(-math.inf, dtype=dtype, device=device)
         self.levels = [_Level(d, chains, dim, dtype, device, as_numpy) for d in range(max_depth)]
-        # the ends [p | v] of the merged tree's halves, and the six U-turn dot products of a merge
-        self.kick = convert(torch.empty(chains, dim, dtype=dtype, device=device))
-        self.dots = convert(torch.empty(6, chains, dtype=dtype, device=device))
         self.edges_one = convert(torch.empty(2, 5 * dim + 2, dtype=dtype, device=device)) if as_numpy else None
 
 
@@ -663,3 +680,42 @@ class _NumpyKinetic:
             root = np.sqrt(quad + self.c**2)
             velocity_out *= (self.c / root)[:, None]
             np.add(potential, self.c * root, out=energy_out)
+
+
+class _SplitLevel:
+    """The depth-d subtree's buffers for the NumPy builder, one contiguous array per quantity: per-leaf log
+    weights and activity, the checkpoints c, p, v at block starts (d + 1 levels, (d + 1, chains, D) each) and p, v at
+    block ends, and the views of the U-turn checks of a block of 2^j leaves, j = 1..d."""
+
+    def __init__(self, d: int, chains: int, dim: int, dtype: np.dtype) -> None:
+        n_leaves = 1 << d
+        self.log_w = np.empty((n_leaves, chains), dtype=dtype)
+        self.active = np.zeros((n_leaves, chains), dtype=bool)
+        self.start_c, self.start_p, self.start_v = (np.empty((d + 1, chains, dim), dtype=dtype) for _ in range(3))
+        self.end_p, self.end_v = (np.empty((max(d, 1), chains, dim), dtype=dtype) for _ in range(2))
+        self.checks = [None] + [
+            (self.start_c[1 : j + 1], self.start_v[1 : j + 1], self.start_c[:j], self.start_p[:j], self.start_v[:j],
+             self.end_p[:j], self.end_v[:j])
+            for j in range(1, d + 1)
+        ]
+        self.dots = [None] + [np.empty((6, j, chains), dtype=dtype) for j in range(1, d + 1)]
+
+
+class _SplitWorkspace:
+    """The NumPy builder's leaf state (q, ∂U/∂q, U, H, c, p, v as separate contiguous arrays), the subtree
+    proposal, the tree's two ends and the per-depth buffers of one (chains, D, dtype, max_tree_depth)."""
+
+    def __init__(self, key) -> None:
+        chains, dim, dtype, max_depth = key
+        self.key = key
+        np_dtype = torch.empty(0, dtype=dtype).numpy().dtype
+        vector = lambda *lead: np.empty((*lead, chains, dim), dtype=np_dtype)  # noqa: E731
+        scalar = lambda *lead: np.empty((*lead, chains), dtype=np_dtype)  # noqa: E731
+        self.q, self.f, self.c, self.p, self.v, self.kick = (vector() for _ in range(6))
+        self.u, self.energy = scalar(), scalar()
+        self.q_tensor = torch.from_numpy(self.q)  # the gradient's argument, sharing q's memory
+        self.sub = (vector(), vector(), scalar(), scalar())  # the subtree's proposal (q, f, U, H)
+        self.edges = (vector(2), vector(2), scalar(2), scalar(2), vector(2), vector(2))  # (q, f, U, H, p, v)
+        self.edge_rows = tuple(e.reshape(2 * chains, *e.shape[2:]) for e in self.edges)
+        self.dots = np.empty((6, chains), dtype=np_dtype)
+        self.levels = [_SplitLevel(d, chains, dim, np_dtype) for d in range(max_depth)]
