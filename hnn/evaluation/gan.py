@@ -489,10 +489,11 @@ def canonical_prior_report(model: Any, data: Any, temperatures: tuple[float, ...
     def energy(x: Tensor) -> Tensor:
         return hamiltonian(x.to(weight.dtype)).to(x.dtype)
 
-    def true_energy(x0: Tensor) -> tuple[Tensor, Tensor]:
+    def true_energy(x0: Tensor) -> Tensor:
+        """[N, T] true energy of the motion generated from the latent starts x0."""
         with torch.no_grad():
             states = _read_generated(model, data, model.decode(model.motion(x0.to(weight.dtype), steps=steps)), dt)
-            return system.hamiltonian(states).to(torch.float64), states
+            return system.hamiltonian(states).to(torch.float64)
 
     def summary(e: Tensor) -> dict[str, Any]:
         q = torch.quantile(e, torch.tensor([0.1, 0.5, 0.9], dtype=e.dtype))
@@ -500,16 +501,15 @@ def canonical_prior_report(model: Any, data: Any, temperatures: tuple[float, ...
                 "energies": e.tolist()}
 
     with torch.no_grad():
-        real = _read_generated(model, data, model.observe(data.trajectories("test")), dt) \
-            if not getattr(model, "frames", False) else _read_generated(model, data, data.clips("test"), dt)
-        data_energy = system.hamiltonian(real).to(torch.float64).mean(1)
-        noise_energy = true_energy(starts[:n])[0].mean(1)
+        observed = data.clips("test") if getattr(model, "frames", False) else model.observe(data.trajectories("test"))
+        data_energy = system.hamiltonian(_read_generated(model, data, observed, dt)).to(torch.float64).mean(1)
+        noise_energy = true_energy(starts[:n]).mean(1)
     rows = []
     for tau in temperatures:
         x0 = sample_canonical(energy, float(tau) * t0, n, dim=dim,
                               domain=(low.tolist(), high.tolist()), chains=chains, num_warmup=num_warmup,
                               sampler=sampler, generator=generator, **sampler_options)
-        energies, _ = true_energy(x0)
+        energies = true_energy(x0)
         with torch.no_grad():
             learned_mean = float(hamiltonian(x0.to(weight.dtype)).to(torch.float64).mean())
         rows.append({"tau": float(tau), "temperature": float(tau) * t0, **summary(energies.mean(1)),

@@ -63,6 +63,19 @@ def _turn_dots(a_left_v: Tensor, a_right_v: Tensor, b_left_v: Tensor, b_right_v:
                         torch.linalg.vecdot(a_right_v, rho_ext_b), torch.linalg.vecdot(b_right_v, rho_ext_b)))
 
 
+def _turn_dots_numpy(out: np.ndarray, a_left_v: np.ndarray, a_right_v: np.ndarray, b_left_v: np.ndarray,
+                     b_right_v: np.ndarray, rho_total: np.ndarray, rho_ext_a: np.ndarray,
+                     rho_ext_b: np.ndarray) -> np.ndarray:
+    """:func:`_turn_dots` on NumPy arrays, written into ``out`` (six rows, in the same order)."""
+    np.vecdot(a_left_v, rho_total, out=out[0])
+    np.vecdot(b_right_v, rho_total, out=out[1])
+    np.vecdot(a_left_v, rho_ext_a, out=out[2])
+    np.vecdot(b_left_v, rho_ext_a, out=out[3])
+    np.vecdot(a_right_v, rho_ext_b, out=out[4])
+    np.vecdot(b_right_v, rho_ext_b, out=out[5])
+    return out
+
+
 def _trailing_zeros(k: int, cap: int) -> int:
     if k == 0:
         return cap
@@ -362,16 +375,10 @@ class NUTS(MCMCSampler):
                     levels = _trailing_ones(k)
                     if levels:
                         s_c, s_v, m_c, m_p, m_v, e_p_, e_v_ = level.checks[levels]
-                        dots = level.dots[levels]
                         rho_full = c - s_c
                         rho_ext1 = m_c - s_c + m_p
                         rho_ext2 = c - m_c + e_p_
-                        np.vecdot(s_v, rho_full, out=dots[0])
-                        np.vecdot(v, rho_full, out=dots[1])
-                        np.vecdot(s_v, rho_ext1, out=dots[2])
-                        np.vecdot(m_v, rho_ext1, out=dots[3])
-                        np.vecdot(e_v_, rho_ext2, out=dots[4])
-                        np.vecdot(v, rho_ext2, out=dots[5])
+                        dots = _turn_dots_numpy(level.dots[levels], s_v, e_v_, m_v, v, rho_full, rho_ext1, rho_ext2)
                         keep = keep & (dots.reshape(-1, chains).min(0) > 0)
                         if levels < d:
                             end_p[:levels + 1], end_v[:levels + 1] = p, v
@@ -395,13 +402,7 @@ class NUTS(MCMCSampler):
                 rho_total = rho + c
                 rho_ext_old = rho + first_p  # the old tree extended by the subtree's first leaf
                 rho_ext_sub = c + near_p  # the subtree extended by the old tree's near end
-                dots = ws.dots
-                np.vecdot(far_v, rho_total, out=dots[0])
-                np.vecdot(v, rho_total, out=dots[1])
-                np.vecdot(far_v, rho_ext_old, out=dots[2])
-                np.vecdot(first_v, rho_ext_old, out=dots[3])
-                np.vecdot(near_v, rho_ext_sub, out=dots[4])
-                np.vecdot(v, rho_ext_sub, out=dots[5])
+                dots = _turn_dots_numpy(ws.dots, far_v, near_v, first_v, v, rho_total, rho_ext_old, rho_ext_sub)
                 no_turn = dots.min(0) > 0
                 grown = np.flatnonzero(valid)
                 if grown.size:
