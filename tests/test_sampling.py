@@ -137,7 +137,13 @@ def test_stuck_chain_fails_the_ess_criterion():
 
 @pytest.mark.filterwarnings("ignore::hnn.sampling.SamplingWarning")  # short run: the moments are tested, not the end-of-run checks
 def test_banana_against_quadrature():
-    """π(x, y) ∝ exp(−x²/2 − (y − b(x² − 1))²/2): P(y ≤ a) = ∫ φ(x) Φ(a − b(x² − 1)) dx by quadrature."""
+    """π(x, y) ∝ exp(−x²/2 − (y − b(x² − 1))²/2): P(y ≤ a) = ∫ φ(x) Φ(a − b(x² − 1)) dx by quadrature.
+
+    The ridge's curvature grows like 4b²x², so at the default target_accept 0.8 the adapted step diverges in the
+    tails (5-96 divergences per run) and under-samples them: over 16 seeds, P(y ≤ 6) came out 4-5 standard
+    errors high in 6. At 0.95 (Stan's remedy for divergences) 15 of 16 seeds had none and every cut up to
+    y = 4 stayed within 3.4 standard errors. E[y²] is not checked: (x² − 1)² is so heavy-tailed that the plug-in
+    MCSE of its mean from 2 400 correlated draws is itself unreliable (z from −6.3 to +1 with no divergences)."""
     b = 1.0
 
     def energy(z):
@@ -145,16 +151,19 @@ def test_banana_against_quadrature():
         return 0.5 * x**2 + 0.5 * (y - b * (x**2 - 1.0)) ** 2
 
     init = torch.randn(4, 2, dtype=F64, generator=gen(10))
-    result = NUTS(energy, mass="diag").sample(init, num_samples=600, num_warmup=300, generator=gen(11))
+    result = NUTS(energy, mass="diag", target_accept=0.95).sample(init, num_samples=600, num_warmup=300,
+                                                                 generator=gen(11))
     y = result.samples[..., 1]
-    for a in (-1.0, 0.0, 1.0, 2.5):
+    for a in (-1.0, 0.0, 1.0, 2.5, 4.0):
         exact, _ = integrate.quad(lambda x: stats.norm.pdf(x) * stats.norm.cdf(a - b * (x * x - 1.0)), -12, 12)
         indicator = (y <= a).to(F64).unsqueeze(-1)
         err = abs(float(indicator.mean()) - exact)
-        assert err <= 5 * float(mcse_mean(indicator)[0]) + 1e-3, (a, err, exact)
-    # E[y] = 0, Var[y] = 1 + 2b² (exact moments of the banana)
-    # the curved ridge mixes more slowly than a Gaussian (bulk ESS ~0.15 N): require 0.05 N here
-    check_moments(y.unsqueeze(-1), torch.zeros(1, dtype=F64), torch.tensor([1.0 + 2 * b * b], dtype=F64), 0.05)
+        # the plug-in MCSE of a 0/1 statistic collapses when few draws fall on one side: never below the
+        # standard error of as many independent draws with the exact variance p(1 − p)
+        se = max(float(mcse_mean(indicator)[0]), math.sqrt(exact * (1.0 - exact) / indicator.numel()))
+        assert err <= 5 * se, (a, err, exact, se)
+    # the curved ridge mixes more slowly than a Gaussian (bulk ESS 0.10-0.30 N over 16 seeds): require 0.05 N
+    assert float(ess(y.unsqueeze(-1))[0]) >= 0.05 * y.numel()
 
 
 def test_neals_funnel_reports_divergences():

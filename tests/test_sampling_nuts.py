@@ -119,7 +119,8 @@ class ReferenceNUTS:
 
 
 def _record_randoms(monkeypatch):
-    """Record the momenta and doubling directions the batched sampler draws."""
+    """Record the momenta and doubling directions the sampler draws (the batched builders' and the one-chain
+    builder's)."""
     seen = {}
     for cls in (kinetic_module.GaussianKinetic, kinetic_module.RelativisticKinetic):
         original = cls.sample
@@ -138,6 +139,14 @@ def _record_randoms(monkeypatch):
         return forward, log_u
 
     monkeypatch.setattr(NUTS, "_tree_randoms", tree_randoms)
+    original_one_chain = NUTS._one_chain_randoms
+
+    def one_chain_randoms(self, *args, **kwargs):
+        forward, u_merge, u_leaves = original_one_chain(self, *args, **kwargs)
+        seen["forward"] = torch.tensor(forward)[:, None]  # (max_tree_depth, 1), as _tree_randoms records it
+        return forward, u_merge, u_leaves
+
+    monkeypatch.setattr(NUTS, "_one_chain_randoms", one_chain_randoms)
     return seen
 
 

@@ -44,6 +44,11 @@ from torch import Tensor
 from hnn.sampling.base import ChainState, EnergyFn, LogProbFn, MCMCSampler, Potential, _check_int
 
 
+# one chain: the leaf uniforms drawn with the tree's other randoms; 32 cover every leaf of a tree of depth ≤ 5
+# (31 leapfrog steps), so shallower trees make one RNG call per transition beside the momentum's
+_LEAF_POOL = 32
+
+
 def _trailing_ones(k: int) -> int:
     count = 0
     while k & 1:
@@ -135,6 +140,14 @@ class NUTS(MCMCSampler):
         progressive choice between the old tree and the new subtree; (max_tree_depth, chains) each."""
         randoms = torch.rand(2, self.max_tree_depth, chains, dtype=dtype, device=device, generator=generator)
         return randoms[0] < 0.5, randoms[1].log()
+
+    def _one_chain_randoms(self, generator: torch.Generator | None) -> tuple[list[bool], list[float], list[float]]:
+        """One chain's tree randoms from one ``torch.rand`` call (float64, on the CPU): the directions (True =
+        forward) and U of the merges, ``max_tree_depth`` each, then U of the first ``_LEAF_POOL`` leaves (a
+        depth whose leaves the pool no longer covers draws its own); as Python lists."""
+        depth = self.max_tree_depth
+        u = torch.rand(2 * depth + _LEAF_POOL, dtype=torch.float64, generator=generator).tolist()
+        return [x < 0.5 for x in u[:depth]], u[depth:2 * depth], u[2 * depth:]
 
     def _workspace(self, chains: int, dim: int, dtype: torch.dtype, device: torch.device) -> "_Workspace":
         key = (chains, dim, dtype, device, self.max_tree_depth)
@@ -430,9 +443,10 @@ class NUTS(MCMCSampler):
 
     def _transition_one_chain(self, state: ChainState, step_size: Tensor, potential: Potential, kinetic, generator):
         """``_transition_numpy`` for one chain: its scalars (energies, log weights, choices, flags) are Python
-        floats and bools, so a branch replaces each masked merge and a state is copied only when chosen."""
+        floats and bools, so a branch replaces each masked merge and a state is copied only when chosen. Its tree
+        randoms come from one call (:meth:`_one_chain_randoms`), not one per doubling as in the batched builders."""
         dim = state.q.shape[1]
-        dtype, device = state.q.dtype, state.q.device
+        dtype = state.q.dtype
         max_depth = self.max_tree_depth
         ws = self._workspace_numpy(1, dim, dtype)
         o_f, o_u, o_h, o_c, o_p, o_v = ws.offsets
@@ -440,12 +454,14 @@ class NUTS(MCMCSampler):
         zr = z[0]
         q_tensor, f2 = ws.q_tensor, ws.f  # (1, D) views: the gradient's input (as a tensor) and output
         q, f, c, p, v = zr[:o_f], zr[o_f:o_u], zr[o_c:o_p], zr[o_p:o_v], zr[o_v:]
-        kin = _NumpyKinetic(kinetic)
+        kin = ws.numpy_kinetic(kinetic)
+        np_dtype = z.dtype
         inf = math.inf
+        log = math.log
 
         p0 = kinetic.sample(1, generator).numpy()
-        forward_t, log_u_merge_t = self._tree_randoms(1, dtype, device, generator)
-        forward, log_u_merge = forward_t[:, 0].tolist(), log_u_merge_t[:, 0].tolist()
+        forward, u_merge, u_pool = self._one_chain_randoms(generator)
+        pool_used = 0
         step = float(step_size)
         edges = ws.edges_one  # (2, width): the tree's backward (0) and forward (1) ends
         e0 = edges[0]
@@ -469,14 +485,22 @@ class NUTS(MCMCSampler):
             c[...] = 0.0
             sub[0] = zr[:o_c]
             h = step if fwd else -step
-            half_kick = -0.5 * h
+            # the scalars as 0-d arrays of the state's dtype: a Python float factor of a (D,) array costs twice
+            # as much (its dtype is resolved in every product)
+            half_kick = np.array(-0.5 * h, dtype=np_dtype)
             drift = kin.drift(h)  # h·M⁻¹ of a Gaussian kinetic energy with identity or diagonal M, else None
+            if type(drift) is float:
+                drift = np.array(drift, dtype=np_dtype)
             n_leaves = 1 << d
             level = ws.levels[d]
-            log_u_leaf = torch.rand(n_leaves, dtype=dtype, device=device, generator=generator).log_().tolist()
+            if pool_used + n_leaves <= _LEAF_POOL:
+                u_leaf, offset = u_pool, pool_used
+                pool_used += n_leaves
+            else:
+                u_leaf, offset = torch.rand(n_leaves, dtype=torch.float64, generator=generator).tolist(), 0
             sub_active = True
             sub_log_weight = -inf
-            for k in range(n_leaves):
+            for k, (start_write, checks, end_write) in enumerate(level.leaf_plan):
                 if not sub_active:
                     break  # the subtree has ended
                 p += half_kick * f
@@ -493,16 +517,16 @@ class NUTS(MCMCSampler):
                 sum_accept += math.exp(min(log_w, 0.0))
                 divergent = divergent or not ok
                 new_sub_log_weight = _logaddexp(sub_log_weight, log_w)
-                if log_u_leaf[k] < log_w - new_sub_log_weight:
+                u_k = u_leaf[offset + k]
+                if (log(u_k) if u_k > 0.0 else -inf) < log_w - new_sub_log_weight:
                     sub[0] = zr[:o_c]
                 sub_log_weight = new_sub_log_weight
-                level.start_writes[_trailing_zeros(k, d)][...] = ws.cpv
+                start_write[...] = ws.cpv
                 c += p
-                levels = _trailing_ones(k)
-                if levels and ok:
+                if checks and ok:
                     # the checks of _transition_numpy, level by level, stopping at the first that fails
                     # (written "not x > 0" so that a NaN product fails too)
-                    for s_c, s_v, m_c, m_p, m_v, e_p, e_v in level.checks_one[:levels]:
+                    for s_c, s_v, m_c, m_p, m_v, e_p, e_v in checks:
                         rho_full = c - s_c
                         rho_ext1 = m_c - s_c + m_p
                         rho_ext2 = c - m_c + e_p
@@ -511,10 +535,8 @@ class NUTS(MCMCSampler):
                                 and np.dot(e_v, rho_ext2) > 0 and np.dot(v, rho_ext2) > 0):
                             ok = False
                             break
-                if levels and levels < d:
-                    level.end_writes[levels][...] = ws.pv
-                elif not levels and d > 0:
-                    level.end_writes[0][...] = ws.pv
+                if end_write is not None:
+                    end_write[...] = ws.pv
                 sub_active = ok
             if not sub_active:
                 break  # the subtree turned or diverged: it is discarded and the tree ends
@@ -538,7 +560,8 @@ class NUTS(MCMCSampler):
             )
             edges[1 if fwd else 0] = zr
             rho = rho_total
-            if log_u_merge[d] < sub_log_weight - log_weight:
+            u_d = u_merge[d]
+            if (log(u_d) if u_d > 0.0 else -inf) < sub_log_weight - log_weight:
                 prop[...] = sub[0]
             log_weight = _logaddexp(log_weight, sub_log_weight)
             depth += 1
@@ -603,6 +626,14 @@ class _Level:
              start[j - 1, 0, 2 * dim :], end[j - 1, 0, :dim], end[j - 1, 0, dim:])
             for j in range(1, d + 1)
         ] if chains == 1 else []
+        # one chain, per leaf k: (the checkpoint write of its block starts, the block checks that end at k, the
+        # write of its block ends or None), the index arithmetic of _trailing_zeros / _trailing_ones done once
+        self.leaf_plan = [
+            (self.start_writes[_trailing_zeros(k, d)], self.checks_one[:_trailing_ones(k)],
+             self.end_writes[_trailing_ones(k)] if 0 < _trailing_ones(k) < d
+             else self.end_writes[0] if _trailing_ones(k) == 0 and d > 0 else None)
+            for k in range(n_leaves)
+        ] if chains == 1 else []
 
 
 class _Workspace:
@@ -629,6 +660,14 @@ class _Workspace:
         self.neg_inf = torch.tensor(-math.inf, dtype=dtype, device=device)
         self.levels = [_Level(d, chains, dim, dtype, device, as_numpy) for d in range(max_depth)]
         self.edges_one = convert(torch.empty(2, 5 * dim + 2, dtype=dtype, device=device)) if as_numpy else None
+        self._numpy_kinetic: tuple | None = None
+
+    def numpy_kinetic(self, kinetic) -> "_NumpyKinetic":
+        """The NumPy view of ``kinetic``, rebuilt when it or its M⁻¹ tensor (replaced by adaptation) changes."""
+        cached = self._numpy_kinetic
+        if cached is None or cached[0] is not kinetic or cached[1] is not kinetic.inverse_mass:
+            cached = self._numpy_kinetic = (kinetic, kinetic.inverse_mass, _NumpyKinetic(kinetic))
+        return cached[2]
 
 
 class _NumpyKinetic:
@@ -638,13 +677,34 @@ class _NumpyKinetic:
         self.structure = kinetic.structure
         self.inverse_mass = None if kinetic.inverse_mass is None else kinetic.inverse_mass.numpy()
         self.c = getattr(kinetic, "c", None)  # speed of light of a relativistic kinetic energy
+        self._drifts: dict[float, np.ndarray] = {}
+        if self.c is None and self.structure != "dense":  # the one-chain leaf's K(p) without the branches
+            minv = self.inverse_mass
+            if minv is None:
+                def energy_into(p: np.ndarray, velocity_out: np.ndarray) -> float:
+                    np.copyto(velocity_out, p)
+                    return 0.5 * float(np.dot(p, p))
+            else:
+                def energy_into(p: np.ndarray, velocity_out: np.ndarray) -> float:
+                    np.multiply(p, minv, out=velocity_out)
+                    return 0.5 * float(np.dot(p, velocity_out))
+            energy_into.__doc__ = _NumpyKinetic.energy_into.__doc__
+            self.energy_into = energy_into
 
     def drift(self, h: float) -> float | np.ndarray | None:
         """The position step per unit momentum, q ← q + drift·p, where ∇K(p) = M⁻¹p is linear and M is the identity
-        (a number) or diagonal (an array); None otherwise (dense M, relativistic K: use ``velocity_into``)."""
+        (a number) or diagonal (an array, kept for the last two h: a tree's two directions); None otherwise
+        (dense M, relativistic K: use ``velocity_into``)."""
         if self.c is not None or self.structure == "dense":
             return None
-        return h if self.structure == "identity" else h * self.inverse_mass
+        if self.structure == "identity":
+            return h
+        drift = self._drifts.get(h)
+        if drift is None:
+            if len(self._drifts) >= 2:
+                self._drifts.clear()
+            drift = self._drifts[h] = h * self.inverse_mass
+        return drift
 
     def _minv(self, p: np.ndarray, out: np.ndarray) -> np.ndarray:
         if self.structure == "identity":
