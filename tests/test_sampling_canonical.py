@@ -2,7 +2,8 @@
 
 Draws come back flat (n, dim) with chains interleaved (draw-major); the tests fold them back to
 (chains, draws, dim) to get Monte-Carlo standard errors from the chains' own effective sample size.
-Every check is |estimate − exact| ≤ 5 MCSE: a correct sampler fails one with probability ~6e-7, a
+Every check is |estimate − exact| ≤ 5 MCSE (for a 0/1 statistic at least 5 standard errors of as many independent
+draws: ``_assert_within_mcse``): a correct sampler fails one with probability ~6e-7, a
 biased one (wrong temperature, a missing Jacobian, an angle marginal distorted by the wrapping)
 fails once its bias exceeds 5 MCSE.
 """
