@@ -569,45 +569,29 @@ class Recorder:
         self.has_step_sizes = False
         # on the CPU, writes go through NumPy views of the same memory: seven torch index assignments cost
         # ~40 us per iteration, which one chain of a cheap target pays every few gradient evaluations
-        self._views = None if self.samples.device.type != "cpu" else {
-            name: getattr(self, name).numpy()
-            for name in ("samples", "potential", "energy", "accept", "divergent", "steps", "depths", "step_sizes")}
+        names = ("samples", "potential", "energy", "accept", "divergent", "steps", "depths", "step_sizes")
+        cpu = self.samples.device.type == "cpu"
+        self._targets = {name: getattr(self, name).numpy() if cpu else getattr(self, name) for name in names}
+        self._convert = _as_numpy if cpu else (lambda t: t)
 
     def store(self, i: int, state: ChainState, stats: dict[str, Tensor], step: Tensor | None) -> None:
         """Record iteration ``i``; the step size comes from the transition's statistics (HMC's jittered
         per-chain values) or, when given, ``step``; otherwise ``fill_step_sizes`` sets it afterwards."""
-        views = self._views
-        if views is not None:
-            views["samples"][:, i] = _as_numpy(state.q)
-            views["potential"][:, i] = _as_numpy(state.potential)
-            views["energy"][:, i] = _as_numpy(stats["energy"])
-            views["accept"][:, i] = _as_numpy(stats["accept_prob"])
-            views["divergent"][:, i] = _as_numpy(stats["divergent"])
-            views["steps"][:, i] = _as_numpy(stats["num_steps"])
-            if "tree_depth" in stats:
-                views["depths"][:, i] = _as_numpy(stats["tree_depth"])
-                self.has_depth = True
-            if "step_size" in stats:
-                views["step_sizes"][:, i] = _as_numpy(stats["step_size"])
-                self.has_step_sizes = True
-            elif step is not None:
-                views["step_sizes"][:, i] = _as_numpy(step)
-                self.has_step_sizes = True
-            return
-        self.samples[:, i] = state.q
-        self.potential[:, i] = state.potential
-        self.energy[:, i] = stats["energy"]
-        self.accept[:, i] = stats["accept_prob"]
-        self.divergent[:, i] = stats["divergent"]
-        self.steps[:, i] = stats["num_steps"]
+        targets, convert = self._targets, self._convert
+        targets["samples"][:, i] = convert(state.q)
+        targets["potential"][:, i] = convert(state.potential)
+        targets["energy"][:, i] = convert(stats["energy"])
+        targets["accept"][:, i] = convert(stats["accept_prob"])
+        targets["divergent"][:, i] = convert(stats["divergent"])
+        targets["steps"][:, i] = convert(stats["num_steps"])
         if "tree_depth" in stats:
-            self.depths[:, i] = stats["tree_depth"]
+            targets["depths"][:, i] = convert(stats["tree_depth"])
             self.has_depth = True
         if "step_size" in stats:
-            self.step_sizes[:, i] = stats["step_size"]
+            targets["step_sizes"][:, i] = convert(stats["step_size"])
             self.has_step_sizes = True
         elif step is not None:
-            self.step_sizes[:, i] = step
+            targets["step_sizes"][:, i] = convert(step)
             self.has_step_sizes = True
 
     def fill_step_sizes(self, step: Tensor | None) -> None:
