@@ -162,8 +162,10 @@ def test_energy_over_1000_periods(method):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("method", OURS)
+@pytest.mark.parametrize("method", [name for name in OURS if available()[name].symplectic])
 def test_energy_over_10000_periods(method):
+    """The symplectic methods stay bounded 10x longer. The non-symplectic ones already fail the bound (or overflow)
+    at 1000 periods, which the test above checks, so running them ten times longer would show nothing new."""
     check_energy(method, 10000)
 
 
