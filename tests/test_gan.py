@@ -277,6 +277,28 @@ def test_gan_report_has_every_metric_and_no_dt_checks_for_the_gru():
     assert report["residual_half_dt"] is None and report["residual_reversed"] is None
 
 
+def test_the_reports_judge_the_weight_average_in_whatever_mode_the_model_is_passed():
+    """The GAN is judged by its weight average (eval mode) even when passed in train mode, as ``train.py``'s summary
+    passes it after fitting; its mode is restored. The live weights differ from the average, so judging them would
+    give other figures."""
+    from hnn.evaluation.gan import validation_metrics
+
+    torch.manual_seed(0)
+    data = _tiny_data("spring", n=50)
+    gan = make_gan("hamiltonian", ema_decay=0.99, speed_init=False)
+    with torch.no_grad():
+        for p in gan.noise_map.parameters():  # the live generator moves away from its average
+            p.add_(0.3 * torch.randn_like(p))
+    judged = gan_report(gan.eval(), data, n=50, permutations=20)
+    live = gan_report(gan.train(), data, n=50, permutations=20)
+    assert gan.training  # restored
+    assert live == judged
+    assert validation_metrics(gan, data, n=50) == validation_metrics(gan.eval(), data, n=50)
+    averaged = gan.eval().generate(z=gan.noise(8, torch.Generator().manual_seed(1)))
+    trained = gan.train().generate(z=gan.noise(8, torch.Generator().manual_seed(1)))
+    assert not torch.allclose(averaged, trained)  # the two generators do differ
+
+
 def test_canonical_prior_samples_the_learned_energy_and_its_mean_rises_with_temperature():
     """d<H>/dT = Var(H)/T² ≥ 0 for any canonical ensemble: the mean learned energy of the sampled starts rises with
     T; the statistics are finite and ordered; a twin without H is refused."""

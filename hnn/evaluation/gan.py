@@ -32,15 +32,20 @@ A trajectory set is a tensor ``[N, T, 2n]`` of phase-space states laid out [q, p
   ensemble of its own learned H_θ, ρ(x₀) ∝ exp(−H_θ(x₀)/T) on a box, instead of the noise map; the true energy of
   the generated motion against T.
 
+A GAN is judged as it generates in eval mode — with the generator's weight average when it keeps one
+(``ema_decay > 0``) — whatever mode it is passed in: :func:`generated_states`, :func:`validation_metrics`,
+:func:`gan_report` and :func:`canonical_prior_report` switch it to eval mode for the call and restore its mode after.
+
 Contract: inputs are torch tensors of a real dtype (not bool); a non-tensor or a non-real dtype is a
 ``TypeError``; a wrong shape, a size below the minimum (2 samples for the MMD, 2 times per trajectory), or a
 non-finite value is a ``ValueError`` that names the argument and the problem.
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 
 import torch
 from torch import Tensor
@@ -310,6 +315,27 @@ def energy_report(generated: Tensor, real: Tensor, real_reference: Tensor, syste
 
 
 # ------------------------------------------------------------------------------------------------------ a GAN
+_Report = TypeVar("_Report", bound=Callable[..., Any])
+
+
+def _in_eval_mode(function: _Report) -> _Report:
+    """Run ``function(model, ...)`` with ``model`` in eval mode (the module docstring), then restore its mode."""
+
+    @functools.wraps(function)
+    def judged(model: Any, *args: Any, **kwargs: Any) -> Any:
+        was_training = getattr(model, "training", None)
+        if was_training is None:
+            return function(model, *args, **kwargs)
+        model.eval()
+        try:
+            return function(model, *args, **kwargs)
+        finally:
+            model.train(was_training)
+
+    return judged  # type: ignore[return-value]
+
+
+@_in_eval_mode
 def generated_states(model: Any, n: int, steps: int, seed: int = 0, data: Any = None) -> Tensor:
     """``n`` sequences of ``model`` (a :class:`hnn.models.HamiltonianGAN`) from noise drawn with a generator seeded
     with ``seed``, read back to float64 states ``[n, steps, 2n]`` on the CPU by ``model.read_state`` — or, for a
@@ -341,6 +367,7 @@ def real_states(model: Any, data: Any, split: str) -> Tensor:
     return data.trajectories(split)
 
 
+@_in_eval_mode
 def validation_metrics(model: Any, data: Any, n: int = 500, seed: int = 0) -> dict[str, float]:
     """Energy W₁ (the model-selection metric), energy drift and physics residual of :func:`generated_states`
     against the ``val`` split of ``data`` (a :class:`hnn.data.TrajectoryDataModule` or, for a frame decoder,
@@ -353,6 +380,7 @@ def validation_metrics(model: Any, data: Any, n: int = 500, seed: int = 0) -> di
             "physics_residual": physics_residual(states, data.system, data.dt)}
 
 
+@_in_eval_mode
 def gan_report(model: Any, data: Any, n: int = 2000, seed: int = 0, permutations: int = 500) -> dict[str, Any]:
     """The physics protocol of a trained :class:`hnn.models.HamiltonianGAN` on a :class:`hnn.data.TrajectoryDataModule`.
 
@@ -436,6 +464,7 @@ def _read_generated(model: Any, data: Any, y: Tensor, step: float) -> Tensor:
     return model.read_state(y).detach().to(torch.float64)
 
 
+@_in_eval_mode
 def canonical_prior_report(model: Any, data: Any, temperatures: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0, 4.0),
                            n: int = 500, seed: int = 0, box_samples: int = 2000, margin: float = 0.1,
                            num_warmup: int = 300, chains: int = 4, sampler: str = "nuts",
